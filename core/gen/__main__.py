@@ -1,0 +1,3 @@
+from gen.cli.main import main
+
+main()

@@ -1,0 +1,34 @@
+"""The `gen` group: registers each command module and renders user errors cleanly."""
+
+from __future__ import annotations
+
+import click
+
+from gen.cli import models, sample, train
+from gen.errors import GenError
+
+
+class GenGroup(click.Group):
+    """Turns a `GenError` into ``error: <message>`` on stderr and its exit code, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GenError as exc:
+            click.secho("error: ", fg="red", bold=True, err=True, nl=False)
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gen-core", prog_name="gen")
+def cli() -> None:
+    """Train and sample image generative models; every family is a plugin."""
+
+
+for command in (*models.commands, train.train, sample.sample):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="gen")

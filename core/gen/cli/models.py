@@ -1,0 +1,66 @@
+"""Discovery commands: list-models, plugins, spec. None of them imports torch."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gen import specs
+from gen.plugins import get_plugins
+
+
+def _warn_broken(console: Console) -> None:
+    for record in get_plugins().broken:
+        console.print(
+            f"warning: plugin {record.name} is broken: {record.error} (see `gen plugins`)",
+            markup=False, highlight=False,
+        )
+
+
+@click.command("list-models")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_models(as_json: bool) -> None:
+    """List the models of every installed plugin."""
+    models = list(get_plugins().registry)
+    if as_json:
+        click.echo(json.dumps([m.as_dict() for m in models], indent=2))
+        return
+    table = Table("name", "plugin", "kind", "conditional", "summary", box=None)
+    for m in models:
+        table.add_row(m.name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
+                      Text(m.summary))
+    console = Console()
+    console.print(table if models else "no models installed (try `pip install gen-gan`)")
+    _warn_broken(Console(stderr=True))
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their versions, models and status."""
+    records = get_plugins().records
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        return
+    table = Table("plugin", "version", "status", "models / error", box=None)
+    for r in records:
+        status = Text("ok") if r.ok else Text("broken", style="red")
+        table.add_row(r.name, r.version, status, Text(", ".join(r.models) if r.ok else r.error))
+    Console().print(table if records else "no plugins installed")
+
+
+@click.command("spec")
+@click.argument("name")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema instead of the defaults.")
+def spec(name: str, schema: bool) -> None:
+    """Print NAME's complete default spec (valid input to `gen train --spec`)."""
+    spec_class = get_plugins().registry.get(name).spec_class()
+    data = specs.json_schema(spec_class) if schema else specs.default_spec(spec_class)
+    click.echo(json.dumps(data, indent=2))
+
+
+commands = (list_models, plugins, spec)

@@ -1,0 +1,183 @@
+"""Load a data set into memory as one uint8 tensor (N, C, H, W) plus optional int64 labels.
+
+Resizing and channel conversion happen once here, so a training step only indexes a tensor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from gen.data.info import DataInfo
+from gen.errors import DataError
+from gen.specs import DataSpec
+
+DEFAULT_ROOT = Path("~/.cache/gen/data")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+
+# The bundled set is MNIST's official *test* split; gen divides it by a fixed rule so that
+# evaluation never scores training images: every tenth image (index % 10 == 9) is `test`.
+BUNDLED_TEST_EVERY = 10
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    labels: torch.Tensor | None  # int64 (N,)
+    info: DataInfo
+
+
+def load_dataset(spec: DataSpec) -> ImageSet:
+    """Read ``spec``'s data set; a missing or unusable one raises `DataError` saying where gen
+    looked and what to do."""
+    loader = {
+        "bundled-mnist": _bundled_mnist,
+        "mnist": _torchvision,
+        "fashion-mnist": _torchvision,
+        "cifar10": _torchvision,
+        "image-folder": _image_folder,
+    }[spec.dataset]
+    images, labels, num_classes = loader(spec)
+    if spec.limit is not None:
+        images = images[: spec.limit]
+        labels = None if labels is None else labels[: spec.limit]
+    images = _to_channels(images, spec.channels)
+    if images.shape[-1] != spec.image_size or images.shape[-2] != spec.image_size:
+        images = TF.resize(images, [spec.image_size, spec.image_size], antialias=True)
+    info = DataInfo(
+        name=spec.dataset,
+        channels=images.shape[1],
+        image_size=spec.image_size,
+        num_classes=num_classes,
+        num_images=images.shape[0],
+    )
+    return ImageSet(images.contiguous(), labels, info)
+
+
+def parse_idx(data: bytes, source: str) -> torch.Tensor:
+    """Parse an IDX file (gunzipped first when needed), the format MNIST is distributed in."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise DataError(f"{source}: not an unsigned-byte IDX file")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim :]
+    if len(body) != math.prod(dims):
+        raise DataError(f"{source}: truncated IDX file ({len(body)} of {math.prod(dims)} bytes)")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
+
+
+def _bundled_mnist(spec: DataSpec):
+    folder = resources.files("gen.data") / "bundled"
+    files = {}
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        files[name] = parse_idx((folder / name).read_bytes(), f"bundled {name}")
+    images = files["t10k-images-idx3-ubyte.gz"].unsqueeze(1)
+    labels = files["t10k-labels-idx1-ubyte.gz"].long()
+    is_test = torch.arange(images.shape[0]) % BUNDLED_TEST_EVERY == BUNDLED_TEST_EVERY - 1
+    keep = is_test if spec.split == "test" else ~is_test
+    return images[keep], labels[keep], 10
+
+
+_TORCHVISION = {
+    "mnist": ("MNIST", "MNIST/raw"),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py"),
+}
+
+
+def _torchvision(spec: DataSpec):
+    from torchvision import datasets
+
+    cls_name, subdir = _TORCHVISION[spec.dataset]
+    root = Path(spec.root).expanduser() if spec.root else DEFAULT_ROOT.expanduser()
+    try:
+        ds = getattr(datasets, cls_name)(
+            str(root), train=spec.split == "train", download=spec.download
+        )
+    except RuntimeError as exc:
+        how = (
+            "the download failed; check the network or place the files there by hand"
+            if spec.download
+            else "set data.download=true where the network allows, or place torchvision's "
+            "files there"
+        )
+        raise DataError(
+            f"{spec.dataset} ({spec.split} split) not found under {root / subdir}: {how}. "
+            f"({exc})"
+        ) from None
+    except OSError as exc:
+        raise DataError(f"{spec.dataset}: cannot read data under {root}: {exc}") from None
+    images = torch.as_tensor(ds.data)
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(ds.targets, dtype=torch.long)
+    return images, labels, len(ds.classes)
+
+
+def _image_folder(spec: DataSpec):
+    """Images in ``root`` (or ``root/<split>`` when that exists). Sub-folders of images are
+    classes, labelled in sorted order; images directly in the folder are unlabelled."""
+    from PIL import Image, UnidentifiedImageError
+
+    if spec.root is None:
+        raise DataError("data.root: image-folder needs data.root, the folder of images")
+    root = Path(spec.root).expanduser()
+    if (root / spec.split).is_dir():
+        root = root / spec.split
+    if not root.is_dir():
+        raise DataError(f"data.root: {root} is not a folder of images")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and _images_in(p))
+    if classes:
+        files = [(f, i) for i, c in enumerate(classes) for f in _images_in(root / c)]
+    else:
+        files = [(f, None) for f in _images_in(root)]
+    if not files:
+        raise DataError(
+            f"data.root: no images in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    mode = {1: "L", 3: "RGB", None: None}[spec.channels]
+    tensors = []
+    for path, _ in files:
+        try:
+            with Image.open(path) as img:
+                img = img.convert(mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB"))
+                tensors.append(TF.pil_to_tensor(_square(img, spec.image_size)))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"cannot read image {path}: {exc}") from None
+    channels = {t.shape[0] for t in tensors}
+    if len(channels) > 1:
+        raise DataError(
+            f"{root}: images mix grey and colour; set data.channels to 1 or 3 to convert them"
+        )
+    labels = torch.tensor([c for _, c in files]) if classes else None
+    return torch.stack(tensors), labels, (len(classes) if classes else None)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _square(img, size: int):
+    """Resize the shorter side to ``size`` and centre-crop, as torchvision's usual recipe."""
+    w, h = img.size
+    scale = size / min(w, h)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))))
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def _to_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
+    if channels is None or images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.expand(-1, 3, -1, -1)
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)

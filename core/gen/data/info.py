@@ -1,0 +1,21 @@
+"""What a model needs to know about its data to build its networks (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Shape and labels of a data set. Saved in every checkpoint, so a run can be sampled from
+    without its data."""
+
+    name: str
+    channels: int
+    image_size: int
+    num_classes: int | None
+    num_images: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,60 @@
+"""Batches drawn by index from an in-memory data set that already lives on the device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gen.data.datasets import ImageSet
+from gen.errors import DataError
+from gen.model import Batch
+
+
+class BatchStream:
+    """An endless stream of shuffled batches, without replacement within an epoch.
+
+    Epoch ``e`` is ordered by a permutation seeded from ``(seed, e)``, so the whole state of the
+    stream is ``(epoch, position)``: a resumed run draws exactly the batches it would have drawn.
+    The last incomplete batch of an epoch is dropped, as batch norm prefers.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, seed: int, device: torch.device):
+        n = data.images.shape[0]
+        if batch_size > n:
+            raise DataError(
+                f"train.batch_size is {batch_size} but the data set has only {n} images"
+            )
+        self.images = data.images.to(device)
+        self.labels = None if data.labels is None else data.labels.to(device)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = torch.device(device)
+        self.epoch = 0
+        self.position = 0
+        self.images_drawn = 0  # for images/s; not part of the resumable state
+        self._order = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.images.shape[0], generator=g).to(self.device)
+
+    def __call__(self) -> Batch:
+        if self.position + self.batch_size > self._order.shape[0]:
+            self.epoch += 1
+            self.position = 0
+            self._order = self._permutation(self.epoch)
+        idx = self._order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        self.images_drawn += self.batch_size
+        images = self.images[idx].float().div_(127.5).sub_(1.0)
+        labels = None if self.labels is None else self.labels[idx]
+        return Batch(images, labels)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self._order = self._permutation(self.epoch)

@@ -1,0 +1,49 @@
+"""Errors meant for users.
+
+Everything a user can cause (a bad spec, missing data, an unknown model, a broken checkpoint)
+raises a `GenError` subclass whose message says what went wrong and what to do. The CLI renders
+these as one short message and a non-zero exit code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class GenError(Exception):
+    """Base class of every error that is the user's to fix. `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class SpecError(GenError):
+    """An invalid spec or override; `problems` are (dotted path, message) pairs."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        head = f"invalid spec ({source})" if source else "invalid spec"
+        lines = [f"{path}: {msg}" if path else msg for path, msg in problems]
+        super().__init__(head + ":\n" + "\n".join("  " + line for line in lines))
+
+
+class UnknownModelError(GenError):
+    """A model name that no installed plugin registers."""
+
+    exit_code = 2
+
+
+class PluginError(GenError):
+    """A plugin that cannot be used: failed import, bad hook, duplicate model name."""
+
+
+class DataError(GenError):
+    """Data that is missing, empty, unreadable or of the wrong shape."""
+
+
+class CheckpointError(GenError):
+    """A run directory or checkpoint that is missing, corrupt, or belongs to another model."""
+
+
+class TrainingError(GenError):
+    """Training cannot go on (for example a non-finite loss)."""

@@ -1,0 +1,39 @@
+"""Atomic file output: a reader (or a crash) never sees a half-written file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, flush it to disk, then rename it
+    over ``path``. On any failure (a full disk, say) ``path`` keeps its previous content."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_link(source: Path, path: Path) -> Path:
+    """Make ``path`` name the same content as ``source`` (hard link, else copy), atomically."""
+    import shutil
+
+    def write(tmp: Path) -> None:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    return atomic_write(path, write)

@@ -1,0 +1,28 @@
+"""The hooks a gen plugin may implement. Every hook is named ``gen_*``.
+
+A plugin module marks its implementations with ``@gen.hookimpl``; a function whose name starts
+with ``gen_`` but matches no hook here makes the plugin fail to load (so a typo is an error, not a
+silently ignored hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("gen")
+hookimpl = pluggy.HookimplMarker("gen")
+
+
+@hookspec
+def gen_register_models(register: Callable[..., None]) -> None:
+    """Register the model families this plugin provides.
+
+    Parameters:
+        register: call once per model as ``register(name=..., kind=..., conditional=...,
+            summary=..., spec="module:SpecClass", model="module:ModelClass")``. ``kind`` is one of
+            ``adversarial``, ``latent-variable``, ``autoregressive``. ``spec`` and ``model`` are
+            import paths, imported only when a spec is validated or a model is built, so that
+            discovery stays cheap (no torch import).
+    """

@@ -1,0 +1,122 @@
+"""The family contract: what a registered model class is and does.
+
+A family builds its networks and optimizers from its spec, owns one training step (one call =
+one optimisation step of the whole model, e.g. n_critic critic updates and one generator update)
+and samples images. The core owns everything around it: devices, data, the loop, checkpoints.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from gen.data.info import DataInfo
+from gen.specs import ModelSpec
+
+
+class Batch(NamedTuple):
+    """Images scaled to [-1, 1], shape (N, C, H, W), and int64 labels (N,) or None."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+
+
+NextBatch = Callable[[], Batch]
+
+
+class Model(abc.ABC):
+    """Base class of every family. Subclasses fill ``self.modules`` and ``self.optimizers`` in
+    ``__init__``; everything in them is moved to the device and saved in checkpoints."""
+
+    def __init__(self, spec: ModelSpec, data: DataInfo):
+        self.spec = spec
+        self.data = data
+        self.device = torch.device("cpu")
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    @abc.abstractmethod
+    def train_step(self, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+        """One optimisation step of the whole model; returns detached scalar losses by name.
+
+        Values stay tensors so the loop converts them (and syncs the device) only when it logs.
+        """
+
+    @abc.abstractmethod
+    def sample(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``n`` images in [-1, 1], shape (n, C, H, W). Draws randomness only from
+        ``generator`` (when given) so sampling never disturbs the training RNG stream."""
+
+    @property
+    def conditional(self) -> bool:
+        return False
+
+    def to(self, device: torch.device) -> Model:
+        """Move every module to ``device``. Call before the first step: optimizers keep their
+        parameters (moved in place) but not state created on another device."""
+        self.device = torch.device(device)
+        for module in self.modules.values():
+            module.to(self.device)
+        return self
+
+    def train(self, mode: bool = True) -> None:
+        for module in self.modules.values():
+            module.train(mode)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load weights and optimizer state; raises KeyError/RuntimeError on a mismatch."""
+        for key, module in self.modules.items():
+            module.load_state_dict(state["modules"][key])
+        for key, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][key])
+
+    def num_parameters(self) -> dict[str, int]:
+        return {k: sum(p.numel() for p in m.parameters()) for k, m in self.modules.items()}
+
+
+class AdversarialModel(Model):
+    """A generator and a discriminator (or critic). Samples by pushing z ~ N(0, I) through the
+    generator in eval mode (so sampling never updates batch-norm statistics)."""
+
+    def __init__(self, spec: ModelSpec, data: DataInfo, generator: nn.Module,
+                 discriminator: nn.Module):
+        super().__init__(spec, data)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.modules = {"generator": generator, "discriminator": discriminator}
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return getattr(self.generator, "num_classes", None) is not None
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        if self.conditional and labels is None:
+            labels = torch.arange(n, device=self.device) % self.generator.num_classes
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(self.latent(n, generator), labels)
+        finally:
+            self.generator.train(was_training)

@@ -1,0 +1,114 @@
+"""Light descriptors of registered models, and the lookup by name.
+
+A plugin registers a `ModelInfo` per model: a name, a kind, a one-line summary and the *import
+paths* of its spec and model classes. Nothing heavy is imported until a spec is validated
+(`spec_class`) or a model is built (`model_class`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gen.errors import PluginError, UnknownModelError
+
+Kind = Literal["adversarial", "latent-variable", "autoregressive"]
+KINDS: tuple[str, ...] = ("adversarial", "latent-variable", "autoregressive")
+
+
+def import_object(path: str) -> Any:
+    """Import ``"package.module:Attribute"``."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"expected 'module:attribute', got {path!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a plugin says about one model; cheap to create and to list."""
+
+    name: str
+    kind: Kind
+    summary: str
+    spec: str
+    model: str
+    conditional: bool = False
+    plugin: str = "?"
+    version: str = "?"
+
+    def spec_class(self) -> type:
+        return self._load(self.spec, "spec")
+
+    def model_class(self) -> type:
+        return self._load(self.model, "model")
+
+    def _load(self, path: str, what: str) -> type:
+        try:
+            return import_object(path)
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {self.plugin!r}: cannot import the {what} class of model "
+                f"{self.name!r} from {path!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "plugin": self.plugin,
+            "version": self.version,
+            "kind": self.kind,
+            "conditional": self.conditional,
+            "summary": self.summary,
+        }
+
+
+@dataclass
+class Registry:
+    """Models by name. Registering a name twice is an error naming both plugins."""
+
+    models: dict[str, ModelInfo] = field(default_factory=dict)
+
+    def add(self, info: ModelInfo) -> None:
+        if info.kind not in KINDS:
+            raise PluginError(
+                f"plugin {info.plugin!r}: model {info.name!r} has kind {info.kind!r}; "
+                f"expected one of {', '.join(KINDS)}"
+            )
+        if ":" not in info.spec or ":" not in info.model:
+            raise PluginError(
+                f"plugin {info.plugin!r}: model {info.name!r} must give spec and model as "
+                f"'module:Class' import paths"
+            )
+        other = self.models.get(info.name)
+        if other is not None:
+            raise PluginError(
+                f"model name {info.name!r} is registered by two plugins: "
+                f"{other.plugin!r} and {info.plugin!r}"
+            )
+        self.models[info.name] = info
+
+    def get(self, name: str) -> ModelInfo:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise UnknownModelError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        if not self.models:
+            return (
+                f"unknown model {name!r}: no model plugins are installed "
+                "(try `pip install gen-gan`)"
+            )
+        names = sorted(self.models)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown model {name!r}.{hint} Installed models: {', '.join(names)}."
+
+    def __iter__(self):
+        return iter(sorted(self.models.values(), key=lambda m: (m.plugin, m.name)))
+
+    def __len__(self) -> int:
+        return len(self.models)

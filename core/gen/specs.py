@@ -1,0 +1,266 @@
+"""Specs: the one JSON format every family is configured with.
+
+A run spec has three sections: ``model`` (the family's own pydantic class, tagged by a literal
+``name``), ``data`` and ``train`` (owned by the core). Validation takes two steps: the family is
+found by name, then the whole spec is validated against that family's class, so an error names the
+exact field (``model.latent_dim: Input should be greater than 0 (got -3)``).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from gen.errors import SpecError
+
+
+class StrictSpec(BaseModel):
+    """Base of every spec section: unknown fields are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OptimizerSpec(StrictSpec):
+    """An optimizer and its hyper-parameters; families set paper defaults."""
+
+    name: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
+    lr: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam/adamw only")
+    momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
+    weight_decay: float = Field(0.0, ge=0)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError("each beta must be in [0, 1)")
+        return v
+
+    def build(self, params: Any) -> Any:
+        """Create the torch optimizer over ``params``."""
+        import torch
+
+        if self.name in ("adam", "adamw"):
+            cls = torch.optim.Adam if self.name == "adam" else torch.optim.AdamW
+            return cls(params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        if self.name == "rmsprop":
+            return torch.optim.RMSprop(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
+        return torch.optim.SGD(
+            params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
+
+
+class ModelSpec(StrictSpec):
+    """Base of a family's spec. Subclasses narrow ``name`` to a ``Literal`` tag.
+
+    ``data_defaults`` / ``train_defaults`` let a family change core defaults (a 28x28 MLP, a
+    binarised data set) without the user having to; the user's spec still wins.
+    """
+
+    name: str
+    data_defaults: ClassVar[dict[str, Any]] = {}
+    train_defaults: ClassVar[dict[str, Any]] = {}
+
+    def check_data(self, data: DataSpec) -> list[tuple[str, str]]:
+        """Problems with combining this model and ``data``, as (dotted path, message) pairs."""
+        return []
+
+
+DATASETS = ("bundled-mnist", "mnist", "fashion-mnist", "cifar10", "image-folder")
+
+
+class DataSpec(StrictSpec):
+    """Which images to train on and how to shape them."""
+
+    dataset: Literal["bundled-mnist", "mnist", "fashion-mnist", "cifar10", "image-folder"] = Field(
+        "bundled-mnist",
+        description="bundled-mnist ships with gen (MNIST's test split, offline); the others are "
+        "read from `root` (torchvision layout, or a folder of images for image-folder)",
+    )
+    root: str | None = Field(
+        None, description="where the data lives; default ~/.cache/gen/data (required for "
+        "image-folder)"
+    )
+    split: Literal["train", "test"] = "train"
+    download: bool = Field(False, description="let torchvision download missing files")
+    image_size: int = Field(32, ge=4, le=1024, description="images are resized to this square size")
+    channels: Literal[1, 3] | None = Field(
+        None, description="convert to 1 (grey) or 3 (RGB) channels; default: the data set's own"
+    )
+    limit: int | None = Field(None, gt=0, description="use only the first `limit` images")
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class TrainSpec(StrictSpec):
+    """The core's training loop: length, batching, seeding, cadence and where output goes."""
+
+    steps: int = Field(10_000, gt=0, description="optimisation steps of the whole model")
+    batch_size: int = Field(64, gt=0)
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    log_every: int = Field(50, gt=0, description="steps between metrics.jsonl lines")
+    sample_every: int = Field(500, gt=0, description="steps between sample grids")
+    checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
+    keep_checkpoints: int | None = Field(
+        None, gt=0, description="keep only the newest N step-numbered checkpoints (default all)"
+    )
+    num_samples: int = Field(64, gt=0, le=1024, description="images in each sample grid")
+    out: str | None = Field(None, description="run directory; default runs/<model>-<dataset>")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if not _DEVICE.match(v):
+            raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
+        return v
+
+
+class RunSpec(StrictSpec):
+    """A whole run spec; `run_spec_class` derives one per family with its model class."""
+
+    model: ModelSpec
+    data: DataSpec = DataSpec()
+    train: TrainSpec = TrainSpec()
+
+
+# Train settings that may change when a run is resumed (its length and cadence, not its maths).
+RESUMABLE_OVERRIDES = (
+    "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.device",
+)
+
+
+def run_spec_class(model_spec: type[ModelSpec]) -> type[RunSpec]:
+    """The run spec class of one family: ``RunSpec`` with ``model`` narrowed to its class."""
+    return create_model(
+        f"{model_spec.__name__}Run",
+        __base__=RunSpec,
+        model=(model_spec, Field(default_factory=model_spec)),
+    )
+
+
+def default_spec(model_spec: type[ModelSpec]) -> dict[str, Any]:
+    """The complete default spec of a family as plain JSON data."""
+    return validate(model_spec, {}).model_dump(mode="json")
+
+
+def json_schema(model_spec: type[ModelSpec]) -> dict[str, Any]:
+    return run_spec_class(model_spec).model_json_schema()
+
+
+def validate(
+    model_spec: type[ModelSpec],
+    raw: dict[str, Any],
+    overrides: Sequence[str] = (),
+    source: str | None = None,
+) -> RunSpec:
+    """Validate ``raw`` (plus ``--set`` style overrides) as a run of ``model_spec``'s family."""
+    if not isinstance(raw, dict):
+        raise SpecError([("", f"expected a JSON object, got {type(raw).__name__}")], source)
+    raw = copy.deepcopy(raw)
+    apply_overrides(raw, overrides)
+    family = model_spec.model_fields["name"].default
+    model = raw.setdefault("model", {})
+    if isinstance(model, dict):
+        if model.get("name", family) != family:
+            raise SpecError(
+                [("model.name", f"this spec is for {model['name']!r}, not {family!r}")], source
+            )
+        model["name"] = family
+    layered = _merge({"data": model_spec.data_defaults, "train": model_spec.train_defaults}, raw)
+    try:
+        spec = run_spec_class(model_spec).model_validate(layered)
+    except ValidationError as exc:
+        raise SpecError(render_errors(exc), source) from None
+    problems = spec.model.check_data(spec.data)
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def load_json(path: str | Path) -> dict[str, Any]:
+    """Read a spec file; a missing file or malformed JSON is a `SpecError` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError([("", f"cannot read spec file: {exc.strerror}")], str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            [("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")], str(path)
+        ) from None
+    if not isinstance(data, dict):
+        raise SpecError([("", f"expected a JSON object, got {type(data).__name__}")], str(path))
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"train.steps=200"`` -> (["train", "steps"], 200). Values are JSON, else plain strings."""
+    key, sep, value = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(p.strip() for p in parts):
+        raise SpecError([("", f"bad override {item!r}: expected KEY=VALUE, e.g. train.steps=200")])
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return [p.strip() for p in parts], parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                path = ".".join(parts[: i + 1])
+                raise SpecError([(path, f"cannot set {item!r}: {path} is not a section")])
+        node[parts[-1]] = value
+
+
+def render_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic errors as (``model.optimizer.betas[0]``, ``message (got value)``) pairs."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = err["msg"]
+        if err["type"] != "missing":
+            message += f" (got {_short(err.get('input'))})"
+        problems.append((path, message))
+    return problems
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``top`` over ``base`` (dicts only; ``top`` wins)."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,114 @@
+"""Checkpoints: everything needed to continue a run bit for bit, and nothing that can execute.
+
+A checkpoint is a dict of tensors and plain Python values saved with `torch.save` and loaded
+with ``torch.load(weights_only=True)``, which refuses pickled objects. It holds every module and
+optimizer, the step, the data stream's position and every RNG state.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gen.errors import CheckpointError
+from gen.fileio import atomic_link, atomic_write
+from gen.training.rundir import RunDir
+
+FORMAT = 1
+_STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
+
+
+def step_checkpoints(run: RunDir) -> dict[int, Path]:
+    """Step-numbered checkpoints of a run, by step."""
+    if not run.checkpoints.is_dir():
+        return {}
+    found = {}
+    for path in run.checkpoints.iterdir():
+        m = _STEP_FILE.match(path.name)
+        if m:
+            found[int(m.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int | None) -> Path:
+    """Write ``step-NNNNNN.pt`` atomically, point ``latest.pt`` at it, prune old ones."""
+    path = run.checkpoints / f"step-{step:06d}.pt"
+    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "step": step, **payload}, tmp))
+    atomic_link(path, run.checkpoints / "latest.pt")
+    if keep is not None:
+        for old_step, old in list(step_checkpoints(run).items())[:-keep]:
+            if old_step != step:
+                old.unlink(missing_ok=True)
+    return path
+
+
+def find_checkpoint(run: RunDir, which: str = "latest") -> Path:
+    """``latest`` or a step number -> the checkpoint file, with a clear error if absent."""
+    if which == "latest":
+        path = run.checkpoints / "latest.pt"
+    else:
+        try:
+            path = step_checkpoints(run).get(int(which))
+        except ValueError:
+            raise CheckpointError(
+                f"--checkpoint must be 'latest' or a step number, got {which!r}"
+            ) from None
+    if path is None or not path.is_file():
+        steps = ", ".join(str(s) for s in step_checkpoints(run)) or "none"
+        raise CheckpointError(
+            f"no checkpoint {which!r} in {run.checkpoints} (step checkpoints: {steps})"
+        )
+    return path
+
+
+def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely; a truncated, corrupt or code-carrying file is a CheckpointError."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused to load: it holds objects other than tensors and plain values "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated or corrupt?): {exc}"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a gen checkpoint (format {FORMAT})")
+    return ckpt
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG a model might draw from, in a form `weights_only` loading accepts."""
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        import numpy as np
+    except ImportError:  # numpy is optional for torch; nothing to save then
+        return state
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached]
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_as_tuple(state["python"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if "numpy" in state:
+        import numpy as np
+
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value

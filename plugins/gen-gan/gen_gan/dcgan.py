@@ -1,0 +1,95 @@
+"""DCGAN: Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks".
+
+The architecture guidelines of section 3: strided (transposed) convolutions instead of pooling,
+no fully connected hidden layers, batch norm in both networks (not on G's output nor D's input
+layer), ReLU in G with tanh output, LeakyReLU(0.2) in D. Weights from N(0, 0.02) (section 4).
+The number of up/down-sampling blocks follows the image size (4x4 -> image_size, powers of two).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+import gen
+from gen_gan.base import TwoPlayerGAN
+from gen_gan.specs import DCGANSpec
+
+
+def init_weights(module: nn.Module) -> None:
+    """Section 4: all weights from a zero-centred normal with standard deviation 0.02."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> 4x4 by a transposed convolution, then doubling to image_size."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.num_classes = None
+        blocks = int(math.log2(image_size)) - 2
+        width = features * 2 ** (blocks - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+        for _ in range(blocks - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(inplace=True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """image -> halving with strided convolutions down to 4x4 -> one logit."""
+
+    def __init__(self, channels: int, image_size: int, features: int, batch_norm: bool = True):
+        super().__init__()
+        self.num_classes = None
+        blocks = int(math.log2(image_size)) - 2
+        width = features
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        for _ in range(blocks - 1):
+            layers.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width * 2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, 4, 1, 0))
+        self.net = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+class DCGAN(TwoPlayerGAN):
+    def __init__(self, spec: DCGANSpec, data: gen.DataInfo):
+        super().__init__(
+            spec,
+            data,
+            DCGANGenerator(spec.latent_dim, data.channels, data.image_size, spec.g_features),
+            DCGANDiscriminator(data.channels, data.image_size, spec.d_features),
+        )
