@@ -6,6 +6,8 @@ plugin already took is recorded as broken with its error; the others and the CLI
 
 from __future__ import annotations
 
+import importlib
+import os
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,14 +90,23 @@ class Plugins:
 
     def add_entry_point(self, ep: metadata.EntryPoint) -> PluginRecord:
         version = ep.dist.version if getattr(ep, "dist", None) is not None else "?"
+        return self._import_and_add(ep.load, ep.name, ep.value, version)
+
+    def add_module(self, module: str) -> PluginRecord:
+        return self._import_and_add(
+            lambda: importlib.import_module(module), module, module, "local"
+        )
+
+    def _import_and_add(self, load, name: str, target: str, version: str) -> PluginRecord:
         try:
-            plugin = ep.load()
+            plugin = load()
         except Exception as exc:
-            record = PluginRecord(name=ep.name, version=version)
+            record = PluginRecord(name=name, version=version)
             self.records.append(record)
-            return self._broken(record, f"failed to import {ep.value!r}: "
-                                        f"{type(exc).__name__}: {exc}")
-        return self.add(plugin, ep.name, version)
+            return self._broken(
+                record, f"failed to import {target!r}: {type(exc).__name__}: {exc}"
+            )
+        return self.add(plugin, name, version)
 
     def _declared_models(self, plugin: object, name: str, version: str) -> list[ModelInfo]:
         infos: list[ModelInfo] = []
@@ -123,11 +134,15 @@ class Plugins:
 
 
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugins:
-    """Load every installed plugin (or the given entry points) into a fresh `Plugins`."""
+    """Load every installed plugin (or the given entry points) into a fresh `Plugins`, then the
+    modules named in ``$GEN_PLUGINS`` (comma-separated), which lets a plugin be tried or tested
+    before it is packaged."""
     plugins = Plugins()
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
     for ep in sorted(eps, key=lambda e: e.name):
         plugins.add_entry_point(ep)
+    for module in filter(None, os.environ.get("GEN_PLUGINS", "").split(",")):
+        plugins.add_module(module.strip())
     return plugins
 
 

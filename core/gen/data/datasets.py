@@ -94,10 +94,14 @@ _TORCHVISION = {
 
 
 def _torchvision(spec: DataSpec):
-    from torchvision import datasets
-
     cls_name, subdir = _TORCHVISION[spec.dataset]
     root = Path(spec.root).expanduser() if spec.root else DEFAULT_ROOT.expanduser()
+    if spec.dataset != "cifar10":
+        found = _idx_split(root / subdir, spec.split)
+        if found is not None:
+            return found
+    from torchvision import datasets
+
     try:
         ds = getattr(datasets, cls_name)(
             str(root), train=spec.split == "train", download=spec.download
@@ -119,6 +123,23 @@ def _torchvision(spec: DataSpec):
     images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(ds.targets, dtype=torch.long)
     return images, labels, len(ds.classes)
+
+
+def _idx_split(raw: Path, split: str):
+    """One split of an MNIST-style data set from its IDX files (gzipped or not), when present.
+
+    Read directly because torchvision insists on both splits being present, and a user may
+    have only one (like the bundled test files)."""
+    prefix = "train" if split == "train" else "t10k"
+    paths = []
+    for kind in ("images-idx3", "labels-idx1"):
+        name = f"{prefix}-{kind}-ubyte"
+        path = next((p for p in (raw / name, raw / f"{name}.gz") if p.is_file()), None)
+        if path is None:
+            return None
+        paths.append(path)
+    images, labels = (parse_idx(p.read_bytes(), str(p)) for p in paths)
+    return images.unsqueeze(1), labels.long(), 10
 
 
 def _image_folder(spec: DataSpec):

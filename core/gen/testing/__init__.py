@@ -1,0 +1,18 @@
+"""The conformance kit: the tests every model family passes, built-in or third-party.
+
+In a plugin's test suite::
+
+    from gen.testing import ModelConformance
+
+    class TestDCGAN(ModelConformance):
+        model = "dcgan"
+        plugin_module = "gen_gan"
+        tiny = {"model.g_features": 8, "model.d_features": 8, "data.image_size": 16}
+
+pytest then runs every ``test_*`` method of the kit against that model, found through the
+installed entry points exactly as `gen` finds it.
+"""
+
+from gen.testing.kit import ModelConformance, tiny_spec
+
+__all__ = ["ModelConformance", "tiny_spec"]

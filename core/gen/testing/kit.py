@@ -1,0 +1,150 @@
+"""`ModelConformance`: the base test class of the conformance kit (see `gen.testing`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from gen import specs
+from gen.errors import SpecError
+from gen.plugins import discover
+from gen.registry import ModelInfo
+
+# A run small enough for a CPU test: a few steps on a slice of the bundled data.
+TINY_BASE = {
+    "data.limit": 64,
+    "train.steps": 2,
+    "train.batch_size": 8,
+    "train.device": "cpu",
+    "train.log_every": 1,
+    "train.sample_every": 1,
+    "train.checkpoint_every": 1,
+    "train.num_samples": 4,
+}
+
+
+def tiny_spec(info: ModelInfo, tiny: dict[str, Any], **more: Any) -> specs.RunSpec:
+    """The spec of a tiny CPU run: `TINY_BASE`, then the plugin's ``tiny``, then ``more``."""
+    merged = {**TINY_BASE, **tiny, **{k.replace("__", "."): v for k, v in more.items()}}
+    overrides = [f"{k}={json.dumps(v)}" for k, v in merged.items()]
+    return specs.validate(info.spec_class(), {}, overrides)
+
+
+def train_tiny(info: ModelInfo, spec: specs.RunSpec, out: Path, resume: bool = False):
+    from gen.training.loop import Trainer
+    from gen.training.rundir import RunDir
+
+    spec.train.out = str(out)
+    return Trainer(info, spec, RunDir(out), show_progress=False).train(resume=resume)
+
+
+class ModelConformance:
+    """Subclass with ``model`` (a registered name), ``plugin_module`` (the import name of the
+    plugin) and ``tiny`` (dotted-path overrides that make the model small enough for a CPU test).
+    """
+
+    model: ClassVar[str]
+    plugin_module: ClassVar[str]
+    tiny: ClassVar[dict[str, Any]] = {}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def info(cls) -> ModelInfo:
+        return discover().registry.get(cls.model)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def tiny_run(cls, info, tmp_path_factory):
+        out = tmp_path_factory.mktemp(f"{cls.model}-run") / "run"
+        return train_tiny(info, tiny_spec(info, cls.tiny), out)
+
+    def test_discovered_through_entry_point(self):
+        plugins = discover()
+        assert self.model in plugins.registry.models, (
+            f"{self.model!r} is not registered by any installed entry point of group 'gen'"
+        )
+        owner = plugins.registry.models[self.model].plugin
+        record = next(r for r in plugins.records if r.name == owner)
+        assert record.ok and self.model in record.models
+
+    def test_default_spec_round_trips(self, info):
+        cls = info.spec_class()
+        default = specs.default_spec(cls)
+        assert default["model"]["name"] == self.model
+        again = specs.validate(cls, json.loads(json.dumps(default))).model_dump(mode="json")
+        assert again == default
+
+    def test_unknown_field_is_rejected(self, info):
+        with pytest.raises(SpecError) as err:
+            specs.validate(info.spec_class(), {"model": {"no_such_field": 1}})
+        assert [p for p, _ in err.value.problems] == ["model.no_such_field"]
+
+    def test_schema_generates(self, info):
+        schema = specs.json_schema(info.spec_class())
+        json.dumps(schema)
+        assert {"model", "data", "train"} <= set(schema["properties"])
+
+    def test_tiny_run_writes_checkpoint_and_samples(self, tiny_run):
+        run = tiny_run.run
+        assert tiny_run.step == TINY_BASE["train.steps"] and not tiny_run.interrupted
+        assert (run.checkpoints / "latest.pt").is_file()
+        assert (run.checkpoints / "step-000002.pt").is_file()
+        assert run.sample_path(2).is_file()
+        assert run.spec_path.is_file() and run.info_path.is_file()
+        lines = run.metrics_path.read_text().splitlines()
+        assert [json.loads(line)["step"] for line in lines] == [1, 2]
+
+    def test_resume_equals_uninterrupted_run(self, info, tiny_run, tmp_path):
+        """Resuming the tiny run for one more step gives bit-identical weights to a run that
+        trained three steps in one go: everything that matters is in the checkpoint."""
+        import shutil
+
+        import torch
+
+        from gen.training.checkpoint import load_checkpoint
+
+        resumed = tmp_path / "resumed"
+        shutil.copytree(tiny_run.run.root, resumed)
+        spec = tiny_spec(info, self.tiny, train__steps=3)
+        result = train_tiny(info, spec, resumed, resume=True)
+        assert result.step == 3
+        straight = train_tiny(info, tiny_spec(info, self.tiny, train__steps=3), tmp_path / "b")
+        a = load_checkpoint(result.checkpoint)["state"]["modules"]
+        b = load_checkpoint(straight.checkpoint)["state"]["modules"]
+        for name in b:
+            for key, tensor in b[name].items():
+                assert torch.equal(a[name][key], tensor), f"{name}.{key} differs after resume"
+
+    def test_samples_have_shape_and_range(self, tiny_run):
+        import torch
+
+        from gen.sampling import draw, load_run
+
+        loaded = load_run(discover(), tiny_run.run.root, device="cpu")
+        images, labels = draw(loaded, 5, seed=1)
+        info = loaded.model.data
+        assert images.shape == (5, info.channels, info.image_size, info.image_size)
+        assert torch.isfinite(images).all()
+        assert images.min() >= -1 and images.max() <= 1
+        again, _ = draw(loaded, 5, seed=1)
+        assert torch.equal(images, again), "the same seed must give the same samples"
+        if loaded.model.conditional:
+            assert labels is not None and labels.shape == (5,)
+
+    def test_import_does_not_import_torch(self):
+        code = textwrap.dedent(f"""
+            import sys
+            import {self.plugin_module}
+            from gen.plugins import discover
+            discover().registry.get({self.model!r}).spec_class()
+            print("torch" in sys.modules)
+        """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "False", "importing the plugin or its spec imported torch"

@@ -1,0 +1,43 @@
+"""Shared fixtures: the toy plugin, in-process and for `gen` subprocesses."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gen.plugins
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def toy_plugins(monkeypatch):
+    """A plugin set with only the toy model, installed as the CLI's default."""
+    import toy_plugin
+
+    plugins = gen.plugins.Plugins()
+    plugins.add(toy_plugin, "toy-plugin", "0")
+    monkeypatch.setattr(gen.plugins, "_default", plugins)
+    return plugins
+
+
+@pytest.fixture
+def toy_env():
+    """Environment for a `gen` subprocess that should see the toy plugin."""
+    env = dict(os.environ)
+    env["GEN_PLUGINS"] = "toy_plugin"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.fixture
+def gen_cli(toy_env):
+    """Run `gen ARGS...` in a subprocess that sees the toy plugin."""
+
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gen", *args], env=toy_env,
+                              capture_output=True, text=True, **kwargs)
+
+    return run

@@ -1,0 +1,153 @@
+"""The CLI surface: discovery without torch, JSON output, and clean errors for user mistakes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from gen.cli.main import cli
+
+NO_TORCH_CHECK = """
+import runpy, sys
+sys.argv = ["gen", *{args!r}]
+try:
+    runpy.run_module("gen", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print("TORCH-IMPORTED" if "torch" in sys.modules else "NO-TORCH", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list-models"], ["list-models", "--json"],
+                                  ["plugins"], ["spec", "toy"], ["spec", "toy", "--schema"],
+                                  ["train", "--help"], ["sample", "--help"]])
+def test_discovery_commands_do_not_import_torch(args, toy_env):
+    out = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK.format(args=args)],
+                         env=toy_env, capture_output=True, text=True)
+    assert "NO-TORCH" in out.stderr, out.stderr
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_list_models_json(toy_plugins):
+    result = invoke("list-models", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert rows == [{"name": "toy", "plugin": "toy-plugin", "version": "0",
+                     "kind": "adversarial", "conditional": False, "summary": "A tiny test model"}]
+
+
+def test_list_models_and_plugins_tables(toy_plugins):
+    assert "toy" in invoke("list-models").output
+    assert "toy-plugin" in invoke("plugins").output
+    record = json.loads(invoke("plugins", "--json").output)[0]
+    assert record["status"] == "ok" and record["models"] == ["toy"]
+
+
+def test_broken_plugin_is_shown_and_the_cli_keeps_working(toy_plugins):
+    toy_plugins.add_module("no_such_plugin_module_xyz")
+    result = invoke("list-models")
+    assert result.exit_code == 0 and "toy" in result.output
+    assert "plugin no_such_plugin_module_xyz is broken" in result.output
+    record = json.loads(invoke("plugins", "--json").output)[1]
+    assert record["status"] == "broken" and "ModuleNotFoundError" in record["error"]
+
+
+def test_spec_prints_a_valid_spec_file(toy_plugins, tmp_path):
+    result = invoke("spec", "toy")
+    spec = json.loads(result.output)
+    assert spec["model"]["name"] == "toy" and spec["train"]["steps"] == 10000
+    schema = json.loads(invoke("spec", "toy", "--schema").output)
+    assert "model" in schema["properties"]
+
+
+def test_unknown_model_lists_installed_and_closest(toy_plugins):
+    result = invoke("train", "tyo")
+    assert result.exit_code == 2
+    assert "unknown model 'tyo'. Did you mean 'toy'? Installed models: toy." in result.output
+    assert "Traceback" not in result.output
+
+
+def test_invalid_spec_file_and_override_exit_2_with_one_line_each(toy_plugins, tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"model": {"latent_dim": -3}, "train": {"stepz": 1}}))
+    result = invoke("train", "toy", "--spec", str(spec), "--set", "train.batch_size=0")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0] == f"error: invalid spec ({spec}):"
+    assert "  model.latent_dim: Input should be greater than 0 (got -3)" in lines
+    assert "  train.stepz: Extra inputs are not permitted (got 1)" in lines
+    assert "  train.batch_size: Input should be greater than 0 (got 0)" in lines
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_override_syntax_exits_2(toy_plugins):
+    result = invoke("train", "toy", "--set", "train.steps")
+    assert result.exit_code == 2 and "expected KEY=VALUE" in result.output
+
+
+def test_missing_data_says_where_it_looked_and_what_to_do(toy_plugins, tmp_path):
+    result = invoke("train", "toy", "--out", str(tmp_path / "run"),
+                    "--set", "data.dataset=mnist", "--set", f"data.root={tmp_path / 'data'}")
+    assert result.exit_code == 1
+    assert f"not found under {tmp_path / 'data' / 'MNIST' / 'raw'}" in result.output
+    assert "data.download=true" in result.output
+
+
+def test_train_then_sample_png_and_npz(toy_plugins, tmp_path):
+    import numpy as np
+
+    run = tmp_path / "run"
+    result = invoke("train", "toy", "--out", str(run), "--quiet", "--set", "train.steps=3",
+                    "--set", "train.device=cpu", "--set", "train.checkpoint_every=2")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "spec.json").read_text())
+    assert saved["train"]["out"] == str(run) and saved["train"]["steps"] == 3
+    result = invoke("sample", str(run), "-n", "6", "--out", str(tmp_path / "s.npz"))
+    assert result.exit_code == 0, result.output
+    arrays = np.load(tmp_path / "s.npz")
+    assert arrays["images"].shape == (6, 1, 8, 8) and arrays["images"].dtype == np.uint8
+    assert "labels" not in arrays
+    result = invoke("sample", str(run), "-n", "4", "--checkpoint", "2")
+    assert result.exit_code == 0 and "from step 2" in result.output
+    assert (run / "samples" / "sample-step-000002-seed-0.png").is_file()
+
+
+def test_sample_errors(toy_plugins, tmp_path):
+    result = invoke("sample", str(tmp_path / "nope"))
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = invoke("sample", str(tmp_path), "--out", "x.jpg")
+    assert result.exit_code == 1 and "--out must end in .png" in result.output
+    (tmp_path / "spec.json").write_text(json.dumps({"model": {"name": "toy"}}))
+    result = invoke("sample", str(tmp_path))
+    assert result.exit_code == 1 and "no checkpoint 'latest'" in result.output
+
+
+def test_existing_run_is_never_overwritten(toy_plugins, tmp_path):
+    args = ["train", "toy", "--out", str(tmp_path / "run"), "--quiet", "--set", "train.steps=1",
+            "--set", "train.device=cpu"]
+    assert invoke(*args).exit_code == 0
+    result = invoke(*args)
+    assert result.exit_code == 1 and "already holds a run: pass --resume" in result.output
+
+
+def test_resume_may_only_change_length_and_cadence(toy_plugins, tmp_path):
+    run = str(tmp_path / "run")
+    assert invoke("train", "toy", "--out", run, "-q", "--set", "train.steps=2",
+                  "--set", "train.device=cpu").exit_code == 0
+    result = invoke("train", "toy", "--out", run, "--resume", "--set", "model.lr=0.5")
+    assert result.exit_code == 2 and "model.lr: cannot change on --resume" in result.output
+    result = invoke("train", "toy", "--out", run, "--resume", "-q", "--set", "train.steps=4")
+    assert result.exit_code == 0 and "step-000004.pt" in result.output
+    assert invoke("train", "toy", "--resume").exit_code == 2
+
+
+def test_unwritable_output_is_detected_before_training(toy_plugins, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = invoke("train", "toy", "--out", str(blocker / "run"), "--set", "train.device=cpu")
+    assert result.exit_code == 1 and "cannot write to run directory" in result.output
