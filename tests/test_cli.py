@@ -151,3 +151,31 @@ def test_unwritable_output_is_detected_before_training(toy_plugins, tmp_path):
     blocker.write_text("not a folder")
     result = invoke("train", "toy", "--out", str(blocker / "run"), "--set", "train.device=cpu")
     assert result.exit_code == 1 and "cannot write to run directory" in result.output
+
+
+def test_a_run_that_died_before_its_first_checkpoint_can_be_started_again(toy_plugins, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "toy", "--out", str(run), "-q", "--set", "train.steps=2",
+            "--set", "train.device=cpu", "--set", "train.log_every=1"]
+    assert invoke(*args).exit_code == 0
+    for ckpt in (run / "checkpoints").iterdir():  # as if killed before any checkpoint
+        ckpt.unlink()
+    (run / "metrics.jsonl").write_text('{"step": 7}\n{"step": 8, "d_lo')
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().split("\n")
+             if line]
+    assert steps == [1, 2], "the dead run's lines are gone"
+
+
+def test_data_errors_leave_no_run_directory(toy_plugins, tmp_path):
+    result = invoke("train", "toy", "--out", str(tmp_path / "run"),
+                    "--set", "data.dataset=cifar10", "--set", f"data.root={tmp_path}")
+    assert result.exit_code == 1 and "cifar10 (train split) not found" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_plugins_verbose_shows_the_traceback(toy_plugins):
+    toy_plugins.add_module("no_such_plugin_module_xyz")
+    result = invoke("plugins", "--verbose")
+    assert "Traceback" in result.output and "ModuleNotFoundError" in result.output

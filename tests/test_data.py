@@ -3,6 +3,7 @@
 import pytest
 import torch
 from PIL import Image
+from pydantic import ValidationError
 
 from gen.data.datasets import load_dataset, parse_idx
 from gen.data.loader import BatchStream
@@ -59,8 +60,8 @@ def test_flat_image_folder_is_unlabelled_and_channels_convert(tmp_path):
 
 
 def test_image_folder_errors_name_the_problem(tmp_path):
-    with pytest.raises(DataError, match=r"image-folder needs data\.root"):
-        load_dataset(DataSpec(dataset="image-folder"))
+    with pytest.raises(ValidationError, match=r"image-folder needs data\.root"):
+        DataSpec(dataset="image-folder")
     with pytest.raises(DataError, match="is not a folder of images"):
         load_dataset(DataSpec(dataset="image-folder", root=str(tmp_path / "missing")))
     with pytest.raises(DataError, match="no images in"):
@@ -130,3 +131,30 @@ def test_batch_stream_state_resumes_the_same_batches():
 def test_batch_larger_than_the_data_set_is_a_clear_error():
     with pytest.raises(DataError, match=r"train\.batch_size is 64 but the data set has only 10"):
         BatchStream(small_set(10), 64, 0, torch.device("cpu"))
+
+
+def test_static_binarisation_is_one_fixed_draw_matching_intensities():
+    grey = load_dataset(DataSpec(image_size=28, limit=200))
+    a = load_dataset(DataSpec(image_size=28, limit=200, binarize="static"))
+    b = load_dataset(DataSpec(image_size=28, limit=200, binarize="static"))
+    assert a.info.binary and not grey.info.binary
+    assert set(a.images.unique().tolist()) == {0, 255}
+    assert torch.equal(a.images, b.images), "static means the same draw every time"
+    # P(pixel on) = intensity / 255: the mean matches within sampling error.
+    expected = grey.images.float().mean() / 255
+    assert abs((a.images.float() / 255).mean() - expected) < 0.01
+    assert torch.equal(a.images[grey.images == 0], grey.images[grey.images == 0])
+
+
+def test_dynamic_binarisation_draws_anew_each_batch_from_the_global_rng():
+    data = load_dataset(DataSpec(image_size=28, limit=16, binarize="dynamic"))
+    assert data.dynamic_binarize and data.info.binary
+    torch.manual_seed(0)
+    stream = BatchStream(data, 16, seed=0, device=torch.device("cpu"))
+    first = stream()
+    assert set(first.images.unique().tolist()) == {-1.0, 1.0}
+    stream.load_state_dict({"epoch": 0, "position": 0})
+    assert not torch.equal(first.images, stream().images), "a new draw for the same images"
+    torch.manual_seed(0)
+    stream.load_state_dict({"epoch": 0, "position": 0})
+    assert torch.equal(first.images, stream().images), "reproducible from the RNG state"

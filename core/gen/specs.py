@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from gen.errors import SpecError
 
@@ -88,8 +96,8 @@ class DataSpec(StrictSpec):
         "read from `root` (torchvision layout, or a folder of images for image-folder)",
     )
     root: str | None = Field(
-        None, description="where the data lives; default ~/.cache/gen/data (required for "
-        "image-folder)"
+        None, validate_default=True, description="where the data lives; default "
+        "~/.cache/gen/data (required for image-folder)"
     )
     split: Literal["train", "test"] = "train"
     download: bool = Field(False, description="let torchvision download missing files")
@@ -98,6 +106,18 @@ class DataSpec(StrictSpec):
         None, description="convert to 1 (grey) or 3 (RGB) channels; default: the data set's own"
     )
     limit: int | None = Field(None, gt=0, description="use only the first `limit` images")
+    binarize: Literal["none", "static", "dynamic"] = Field(
+        "none",
+        description="pixels become 0/255 with probability = intensity: once with a fixed seed "
+        "(static) or anew for every batch (dynamic; evaluation then uses the static draw)",
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _folder_needs_root(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("dataset") == "image-folder":
+            raise ValueError("image-folder needs data.root, the folder of images")
+        return v
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

@@ -40,7 +40,8 @@ def list_models(as_json: bool) -> None:
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each broken plugin.")
+def plugins(as_json: bool, verbose: bool) -> None:
     """List installed plugins, their versions, models and status."""
     records = get_plugins().records
     if as_json:
@@ -51,6 +52,9 @@ def plugins(as_json: bool) -> None:
         status = Text("ok") if r.ok else Text("broken", style="red")
         table.add_row(r.name, r.version, status, Text(", ".join(r.models) if r.ok else r.error))
     Console().print(table if records else "no plugins installed")
+    for r in records:
+        if verbose and not r.ok:
+            click.echo(f"\n{r.name}:\n{r.traceback}", err=True)
 
 
 @click.command("spec")

@@ -20,7 +20,8 @@ from gen.training.rundir import RunDir
               help="Override a spec field by dotted path, e.g. --set train.steps=200.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest "
-              "checkpoint (only train.steps and the logging cadence may change).")
+              "checkpoint (only train.steps, the log/sample/checkpoint cadence, "
+              "keep_checkpoints and device may change).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str | None,
           resume: bool, quiet: bool) -> None:
@@ -47,10 +48,10 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
 
 def _resume_spec(spec_class, spec_file, overrides, out):
     if spec_file:
-        raise SpecError([("", "--spec cannot be combined with --resume: a resumed run keeps "
-                              "the spec in its run directory")])
+        raise click.UsageError("--spec cannot be combined with --resume: a resumed run keeps "
+                               "the spec in its run directory")
     if not out:
-        raise SpecError([("", "--resume needs --out RUN_DIR, the run to continue")])
+        raise click.UsageError("--resume needs --out RUN_DIR, the run to continue")
     keys = [".".join(specs.parse_override(o)[0]) for o in overrides]
     fixed = [k for k in keys if k not in specs.RESUMABLE_OVERRIDES]
     if fixed:

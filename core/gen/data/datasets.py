@@ -26,11 +26,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 BUNDLED_TEST_EVERY = 10
 
 
+# Static binarisation is one fixed draw, the same on every machine and in every run.
+STATIC_BINARIZE_SEED = 0
+
+
 @dataclass
 class ImageSet:
     images: torch.Tensor  # uint8 (N, C, H, W)
     labels: torch.Tensor | None  # int64 (N,)
     info: DataInfo
+    dynamic_binarize: bool = False  # draw 0/255 pixels anew for every batch
 
 
 def load_dataset(spec: DataSpec) -> ImageSet:
@@ -50,14 +55,25 @@ def load_dataset(spec: DataSpec) -> ImageSet:
     images = _to_channels(images, spec.channels)
     if images.shape[-1] != spec.image_size or images.shape[-2] != spec.image_size:
         images = TF.resize(images, [spec.image_size, spec.image_size], antialias=True)
+    if spec.binarize == "static":
+        images = binarize(images, torch.Generator().manual_seed(STATIC_BINARIZE_SEED))
     info = DataInfo(
         name=spec.dataset,
         channels=images.shape[1],
         image_size=spec.image_size,
         num_classes=num_classes,
         num_images=images.shape[0],
+        binary=spec.binarize != "none",
     )
-    return ImageSet(images.contiguous(), labels, info)
+    return ImageSet(images.contiguous(), labels, info, spec.binarize == "dynamic")
+
+
+def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic binarisation (Salakhutdinov & Murray 2008): each uint8 pixel becomes 255 with
+    probability intensity/255, else 0."""
+    p = images.float() / 255
+    u = torch.rand(p.shape, generator=generator, device=p.device)
+    return (u < p).to(torch.uint8) * 255
 
 
 def parse_idx(data: bytes, source: str) -> torch.Tensor:
@@ -147,9 +163,7 @@ def _image_folder(spec: DataSpec):
     classes, labelled in sorted order; images directly in the folder are unlabelled."""
     from PIL import Image, UnidentifiedImageError
 
-    if spec.root is None:
-        raise DataError("data.root: image-folder needs data.root, the folder of images")
-    root = Path(spec.root).expanduser()
+    root = Path(spec.root).expanduser()  # required for image-folder by DataSpec
     if (root / spec.split).is_dir():
         root = root / spec.split
     if not root.is_dir():

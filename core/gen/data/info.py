@@ -16,6 +16,7 @@ class DataInfo:
     image_size: int
     num_classes: int | None
     num_images: int
+    binary: bool = False  # pixels are 0 or 255 only (data.binarize), e.g. for Bernoulli outputs
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from gen.data.datasets import ImageSet
+from gen.data.datasets import ImageSet, binarize
 from gen.errors import DataError
 from gen.model import Batch
 
@@ -26,6 +26,7 @@ class BatchStream:
                 f"train.batch_size is {batch_size} but the data set has only {n} images"
             )
         self.images = data.images.to(device)
+        self.dynamic_binarize = data.dynamic_binarize
         self.labels = None if data.labels is None else data.labels.to(device)
         self.batch_size = batch_size
         self.seed = seed
@@ -47,7 +48,10 @@ class BatchStream:
         idx = self._order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         self.images_drawn += self.batch_size
-        images = self.images[idx].float().div_(127.5).sub_(1.0)
+        images = self.images[idx]
+        if self.dynamic_binarize:  # from the global RNG, which checkpoints save and restore
+            images = binarize(images)
+        images = images.float().div_(127.5).sub_(1.0)
         labels = None if self.labels is None else self.labels[idx]
         return Batch(images, labels)
 

@@ -64,7 +64,8 @@ class ModelConformance:
         out = tmp_path_factory.mktemp(f"{cls.model}-run") / "run"
         return train_tiny(info, tiny_spec(info, cls.tiny), out)
 
-    def test_discovered_through_entry_point(self):
+    def test_discovered_through_entry_point(self, monkeypatch):
+        monkeypatch.delenv("GEN_PLUGINS", raising=False)  # entry points only
         plugins = discover()
         assert self.model in plugins.registry.models, (
             f"{self.model!r} is not registered by any installed entry point of group 'gen'"
@@ -121,19 +122,22 @@ class ModelConformance:
             for key, tensor in b[name].items():
                 assert torch.equal(a[name][key], tensor), f"{name}.{key} differs after resume"
 
-    def test_samples_have_shape_and_range(self, tiny_run):
+    def test_samples_have_shape_and_range(self, info, tiny_run):
         import torch
 
         from gen.sampling import draw, load_run
 
         loaded = load_run(discover(), tiny_run.run.root, device="cpu")
         images, labels = draw(loaded, 5, seed=1)
-        info = loaded.model.data
-        assert images.shape == (5, info.channels, info.image_size, info.image_size)
+        data = loaded.model.data
+        assert images.shape == (5, data.channels, data.image_size, data.image_size)
         assert torch.isfinite(images).all()
         assert images.min() >= -1 and images.max() <= 1
         again, _ = draw(loaded, 5, seed=1)
         assert torch.equal(images, again), "the same seed must give the same samples"
+        assert loaded.model.conditional == info.conditional, (
+            "register(conditional=...) disagrees with the built model's `conditional`"
+        )
         if loaded.model.conditional:
             assert labels is not None and labels.shape == (5,)
 

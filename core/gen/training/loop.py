@@ -22,7 +22,7 @@ from rich.console import Console
 from gen.data.datasets import load_dataset
 from gen.data.info import DataInfo
 from gen.data.loader import BatchStream
-from gen.errors import CheckpointError, GenError, TrainingError
+from gen.errors import CheckpointError, DataError, GenError, TrainingError
 from gen.images import save_grid
 from gen.model import Model
 from gen.registry import ModelInfo
@@ -93,22 +93,26 @@ class Trainer:
 
     def train(self, resume: bool = False) -> TrainResult:
         tr = self.spec.train
-        if not resume and self.run.exists():
+        if not resume and self.run.has_checkpoint():
             raise GenError(
                 f"{self.run.root} already holds a run: pass --resume to continue it, or --out "
                 "to start a new one elsewhere"
             )
-        self.run.prepare()
         ckpt = load_checkpoint(find_checkpoint(self.run)) if resume else None
         device = resolve_device(tr.device)
         seed_everything(tr.seed)
         data = load_dataset(self.spec.data)
+        if self.info.conditional and data.info.num_classes is None:
+            raise DataError(
+                f"{self.info.name} is conditional and needs class labels, but the "
+                f"{data.info.name} data has none (for image-folder: one sub-folder per class)"
+            )
+        self.run.prepare()
         model = build_model(self.info, self.spec, data.info).to(device)
         stream = BatchStream(data, tr.batch_size, tr.seed, device)
-        step = 0
-        if ckpt is not None:
-            step = self._restore(ckpt, model, stream)
-            truncate_after(self.run.metrics_path, step)
+        step = self._restore(ckpt, model, stream) if ckpt is not None else 0
+        # Lines logged after the checkpoint (or by a run that died before its first) go.
+        truncate_after(self.run.metrics_path, step)
         self._write_run_files(data.info, device)
         log = MetricsLog(self.run.metrics_path, self.run.tensorboard)
         self.console.print(

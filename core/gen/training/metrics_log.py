@@ -33,7 +33,7 @@ class MetricsLog:
 
 
 def truncate_after(path: Path, step: int) -> None:
-    """Drop lines logged after ``step``: a resumed run logs those steps again."""
+    """Drop lines logged after ``step``: the run logs those steps again."""
     if not path.is_file():
         return
     kept = []

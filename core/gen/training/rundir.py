@@ -47,8 +47,10 @@ class RunDir:
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
-    def exists(self) -> bool:
-        return self.spec_path.is_file()
+    def has_checkpoint(self) -> bool:
+        """A run with a checkpoint is never overwritten; one that died before its first
+        checkpoint has nothing to lose and may be started again."""
+        return (self.checkpoints / "latest.pt").is_file()
 
     def prepare(self) -> None:
         """Create the folders and prove they are writable before any training starts."""

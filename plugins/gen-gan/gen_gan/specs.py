@@ -41,6 +41,7 @@ class DCGANSpec(gen.ModelSpec):
     optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
 
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
+        """data.image_size must be a power of two >= 8 (4x4 doubled by each block)."""
         size = data.image_size
         if size < 8 or size & (size - 1):
             return [("data.image_size", f"dcgan needs a power of two >= 8 (got {size})")]

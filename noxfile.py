@@ -1,0 +1,47 @@
+"""Sessions: `nox` runs lint and tests (what CI runs); `nox -s plugin` tests each plugin alone;
+`nox -s bench` prints the benchmark figures."""
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+# The pair pinned for this project (CPU wheels of this pair are what CI installs).
+TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
+PLUGINS = sorted(p.name for p in Path("plugins").iterdir() if (p / "pyproject.toml").is_file())
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core's tests, then each plugin's, against real (non-editable) installs, so a file
+    missing from a package (the bundled data, say) fails here."""
+    session.install(*TORCH)
+    session.install(".[test]", *(f"plugins/{p}" for p in PLUGINS))
+    session.run("pytest", "tests", *session.posargs)
+    for plugin in PLUGINS:
+        session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS)
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin installed alone beside the core: it must not need any other plugin."""
+    session.install(*TORCH)
+    session.install(".[test]", f"plugins/{plugin}")
+    session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install(*TORCH)
+    session.install(".", *(f"plugins/{p}" for p in PLUGINS))
+    for script in sorted(Path("bench").glob("[!_]*.py")):
+        session.run("python", str(script), *session.posargs)
