@@ -179,3 +179,11 @@ def test_plugins_verbose_shows_the_traceback(toy_plugins):
     toy_plugins.add_module("no_such_plugin_module_xyz")
     result = invoke("plugins", "--verbose")
     assert "Traceback" in result.output and "ModuleNotFoundError" in result.output
+
+
+def test_labels_need_a_conditional_model(toy_plugins, tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "toy", "--out", str(run), "-q", "--set", "train.steps=1",
+                  "--set", "train.device=cpu").exit_code == 0
+    result = invoke("sample", str(run), "--labels", "0,1")
+    assert result.exit_code == 1 and "--labels needs a conditional model" in result.output

@@ -19,7 +19,7 @@ from gen.errors import (
     UnknownModelError,
 )
 from gen.hookspecs import hookimpl
-from gen.protocols import DensityModel, Discriminator, Generator
+from gen.protocols import DensityModel, Discriminator, Generator, LatentVariableModel
 from gen.registry import ModelInfo
 from gen.specs import DataSpec, ModelSpec, OptimizerSpec, RunSpec, TrainSpec
 
@@ -37,6 +37,7 @@ __all__ = [
     "Discriminator",
     "GenError",
     "Generator",
+    "LatentVariableModel",
     "Model",
     "ModelInfo",
     "ModelSpec",

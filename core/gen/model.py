@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -30,7 +30,15 @@ NextBatch = Callable[[], Batch]
 
 class Model(abc.ABC):
     """Base class of every family. Subclasses fill ``self.modules`` and ``self.optimizers`` in
-    ``__init__``; everything in them is moved to the device and saved in checkpoints."""
+    ``__init__``; everything in them is moved to the device and saved in checkpoints.
+
+    ``likelihood`` says what ``log_prob(x, y=None)`` (per image, in nats) returns, if the family
+    has one: ``"exact"`` (autoregressive models) or ``"lower-bound"`` (the ELBO of a VAE, which
+    then also offers ``iw_log_prob`` for an importance-weighted estimate; see
+    `gen.protocols.LatentVariableModel`). ``gen evaluate`` reads it to choose its metrics.
+    """
+
+    likelihood: ClassVar[Literal["exact", "lower-bound"] | None] = None
 
     def __init__(self, spec: ModelSpec, data: DataInfo):
         self.spec = spec

@@ -45,3 +45,25 @@ class DensityModel(Protocol):
     def sample(
         self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class LatentVariableModel(Protocol):
+    """A model with an encoder q(z|x) and a decoder p(x|z) (a VAE). Images are in [-1, 1]."""
+
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The posterior mean, shape (N, latent_dim): the features `gen encode` writes."""
+        ...
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for latents ``z``: the mean (or most likely value) of p(x|z)."""
+        ...
+
+    def iw_log_prob(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, samples: int = 1000
+    ) -> torch.Tensor:
+        """The importance-weighted estimate of log p(x) per image in nats (Burda et al. 2016)
+        with ``samples`` draws from q(z|x); equals the ELBO in expectation for 1 sample."""
+        ...

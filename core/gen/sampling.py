@@ -10,7 +10,7 @@ import torch
 
 from gen import specs
 from gen.data.info import DataInfo
-from gen.errors import CheckpointError
+from gen.errors import CheckpointError, GenError
 from gen.model import Model
 from gen.plugins import Plugins
 from gen.training.checkpoint import find_checkpoint, load_checkpoint
@@ -67,3 +67,28 @@ def draw(
         labels = torch.arange(n, device=model.device) % model.data.num_classes
     g = torch.Generator(device=model.device).manual_seed(seed)
     return model.sample(n, labels=labels, generator=g), labels
+
+
+def parse_labels(text: str, model: Model, n: int) -> tuple[torch.Tensor, int | None]:
+    """``--labels`` -> (labels for ``n`` images, images per grid row).
+
+    ``all`` gives one row per class (``n // classes`` images each, at least one); a list such as
+    ``3,5`` is repeated to fill ``n`` images."""
+    if not model.conditional:
+        raise GenError(f"--labels needs a conditional model; {model.spec.name!r} is not one")
+    classes = model.data.num_classes
+    if text.strip() == "all":
+        per_row = max(1, n // classes)
+        labels = torch.arange(classes).repeat_interleave(per_row)
+        return labels.to(model.device), per_row
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise GenError(f"--labels must be 'all' or integers like 0,3,7; got {text!r}") from None
+    bad = [v for v in values if not 0 <= v < classes]
+    if bad:
+        raise GenError(
+            f"--labels: {bad[0]} is out of range; {model.spec.name!r} has classes 0..{classes - 1}"
+        )
+    labels = torch.tensor(values).repeat(-(-n // len(values)))[:n]
+    return labels.to(model.device), None

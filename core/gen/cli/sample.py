@@ -19,24 +19,30 @@ from gen.plugins import get_plugins
               help="A .png grid or a .npz array file (default RUN_DIR/samples/sample-...png).")
 @click.option("--checkpoint", default="latest", show_default=True,
               help="'latest' or a step number.")
+@click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
+              "of classes such as 0,3,7 (repeated to fill N).")
 @click.option("--device", default="auto", show_default=True)
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
-           device: str) -> None:
+           labels: str | None, device: str) -> None:
     """Draw N samples from the weights of a run."""
     if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
         raise GenError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
 
     from gen.images import save_grid, save_npz  # imports torch
-    from gen.sampling import draw, load_run
+    from gen.sampling import draw, load_run, parse_labels
 
     loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
-    images, labels = draw(loaded, num, seed)
+    wanted = nrow = None
+    if labels is not None:
+        wanted, nrow = parse_labels(labels, loaded.model, num)
+        num = wanted.shape[0]
+    images, drawn_labels = draw(loaded, num, seed, wanted)
     path = Path(out) if out else (
         Path(run_dir) / "samples" / f"sample-step-{loaded.step:06d}-seed-{seed}.png"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".npz":
-        save_npz(images, path, labels)
+        save_npz(images, path, drawn_labels)
     else:
-        save_grid(images, path)
+        save_grid(images, path, nrow)
     click.echo(f"{num} samples from step {loaded.step} -> {path}")
