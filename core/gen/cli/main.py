@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gen.cli import models, sample, train
+from gen.cli import encode, evaluate, models, sample, train
 from gen.errors import GenError
 
 
@@ -23,10 +23,11 @@ class GenGroup(click.Group):
 @click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gen-core", prog_name="gen")
 def cli() -> None:
-    """Train and sample image generative models; every family is a plugin."""
+    """Train, sample and evaluate image generative models; every family is a plugin."""
 
 
-for command in (*models.commands, train.train, sample.sample):
+for command in (*models.commands, train.train, sample.sample, evaluate.evaluate,
+                encode.encode):
     cli.add_command(command)
 
 

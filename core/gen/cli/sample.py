@@ -1,4 +1,5 @@
-"""gen sample RUN_DIR: draw images from any run of any family."""
+"""gen sample RUN_DIR: draw images from any run of any family (or, for a VAE, reconstruct and
+interpolate held-out images)."""
 
 from __future__ import annotations
 
@@ -13,36 +14,61 @@ from gen.plugins import get_plugins
 @click.command("sample")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("-n", "num", type=click.IntRange(min=1), default=64, show_default=True,
-              help="How many images.")
+              help="How many images (with --interpolate: rows).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="A .png grid or a .npz array file (default RUN_DIR/samples/sample-...png).")
+              help="A .png grid or a .npz array file (default RUN_DIR/samples/...png).")
 @click.option("--checkpoint", default="latest", show_default=True,
               help="'latest' or a step number.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
               "of classes such as 0,3,7 (repeated to fill N).")
+@click.option("--reconstruct", is_flag=True,
+              help="Latent-variable models: rows of held-out images, each followed by their "
+              "reconstructions.")
+@click.option("--interpolate", is_flag=True,
+              help="Latent-variable models: N rows decoding the line between the latents of "
+              "two held-out images.")
 @click.option("--device", default="auto", show_default=True)
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
-           labels: str | None, device: str) -> None:
+           labels: str | None, reconstruct: bool, interpolate: bool, device: str) -> None:
     """Draw N samples from the weights of a run."""
     if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
         raise GenError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
+    if sum([reconstruct, interpolate, labels is not None]) > 1:
+        raise click.UsageError("--labels, --reconstruct and --interpolate exclude each other")
 
     from gen.images import save_grid, save_npz  # imports torch
     from gen.sampling import draw, load_run, parse_labels
 
     loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
-    wanted = nrow = None
-    if labels is not None:
-        wanted, nrow = parse_labels(labels, loaded.model, num)
-        num = wanted.shape[0]
-    images, drawn_labels = draw(loaded, num, seed, wanted)
-    path = Path(out) if out else (
-        Path(run_dir) / "samples" / f"sample-step-{loaded.step:06d}-seed-{seed}.png"
-    )
+    mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
+    nrow = drawn_labels = None
+    if mode == "sample":
+        wanted = None
+        if labels is not None:
+            wanted, nrow = parse_labels(labels, loaded.model, num)
+            num = wanted.shape[0]
+        images, drawn_labels = draw(loaded, num, seed, wanted)
+    else:
+        images, nrow = _held_out_grid(loaded, mode, num, seed)
+    default = f"{mode}-step-{loaded.step:06d}-seed-{seed}.png"
+    path = Path(out) if out else Path(run_dir) / "samples" / default
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".npz":
         save_npz(images, path, drawn_labels)
     else:
         save_grid(images, path, nrow)
-    click.echo(f"{num} samples from step {loaded.step} -> {path}")
+    click.echo(f"{images.shape[0]} images ({mode}) from step {loaded.step} -> {path}")
+
+
+def _held_out_grid(loaded, mode: str, num: int, seed: int):
+    from gen.data.datasets import held_out, load_dataset
+    from gen.latent import interpolation_grid, pick, reconstruction_grid, require_latent
+
+    require_latent(loaded.model, f"--{mode}")
+    data = load_dataset(held_out(loaded.spec.data, "test"))
+    count = min(num, data.images.shape[0]) if mode == "reconstruct" else 2 * num
+    images, labels = pick(data, count, seed, loaded.model.device)
+    if mode == "reconstruct":
+        return reconstruction_grid(loaded.model, images, labels)
+    return interpolation_grid(loaded.model, images, labels)

@@ -68,6 +68,13 @@ def load_dataset(spec: DataSpec) -> ImageSet:
     return ImageSet(images.contiguous(), labels, info, spec.binarize == "dynamic")
 
 
+def held_out(spec: DataSpec, split: str, limit: int | None = None) -> DataSpec:
+    """The data spec for evaluating a run on ``split``: dynamic binarisation becomes the fixed
+    static draw, so every evaluation scores the same images."""
+    binarize = "static" if spec.binarize == "dynamic" else spec.binarize
+    return spec.model_copy(update={"split": split, "binarize": binarize, "limit": limit})
+
+
 def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Stochastic binarisation (Salakhutdinov & Murray 2008): each uint8 pixel becomes 255 with
     probability intensity/255, else 0."""

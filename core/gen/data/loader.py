@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -62,3 +63,14 @@ class BatchStream:
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])
         self._order = self._permutation(self.epoch)
+
+
+def sequential_batches(
+    data: ImageSet, batch_size: int, device: torch.device
+) -> Iterator[Batch]:
+    """Every image once, in order, for evaluation (the last batch may be smaller)."""
+    for start in range(0, data.images.shape[0], batch_size):
+        images = data.images[start : start + batch_size].to(device)
+        labels = None if data.labels is None else data.labels[start : start + batch_size]
+        yield Batch(images.float().div_(127.5).sub_(1.0),
+                    None if labels is None else labels.to(device))

@@ -1,0 +1,1 @@
+"""Evaluation metrics: likelihoods (nats per image, bits per dimension) and linear probes."""

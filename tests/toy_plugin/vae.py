@@ -1,0 +1,66 @@
+"""A linear VAE with Bernoulli pixels: enough to test the core's latent-variable commands."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import gen
+
+
+class ToyVAE(gen.Model):
+    likelihood = "lower-bound"
+
+    def __init__(self, spec, data):
+        super().__init__(spec, data)
+        self.latent_dim = spec.latent_dim
+        self.shape = (data.channels, data.image_size, data.image_size)
+        dims = math.prod(self.shape)
+        self.encoder = nn.Linear(dims, 2 * spec.latent_dim)
+        self.decoder = nn.Linear(spec.latent_dim, dims)
+        self.modules = {"encoder": self.encoder, "decoder": self.decoder}
+        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        self.optimizers = {"vae": torch.optim.Adam(params, lr=spec.lr)}
+
+    def _posterior(self, x):
+        mu, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)
+        return mu, logvar
+
+    def _log_px(self, x, z):
+        logits = self.decoder(z)
+        target = (x.flatten(1) > 0).float().expand_as(logits)
+        return -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
+
+    def log_prob(self, x, y=None):
+        mu, logvar = self._posterior(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+        return self._log_px(x, z) - kl
+
+    def iw_log_prob(self, x, y=None, samples=1000):
+        mu, logvar = self._posterior(x)
+        std = (0.5 * logvar).exp()
+        z = mu + torch.randn(samples, *mu.shape) * std  # (K, N, D)
+        normal = torch.distributions.Normal
+        log_w = (self._log_px(x, z) + normal(0, 1).log_prob(z).sum(-1)
+                 - normal(mu, std).log_prob(z).sum(-1))
+        return torch.logsumexp(log_w, 0) - math.log(samples)
+
+    def encode(self, x, y=None):
+        return self._posterior(x)[0]
+
+    def decode(self, z, y=None):
+        return torch.sigmoid(self.decoder(z)).view(-1, *self.shape) * 2 - 1
+
+    def train_step(self, next_batch):
+        images, _ = next_batch()
+        loss = -self.log_prob(images).mean()
+        self.optimizers["vae"].zero_grad()
+        loss.backward()
+        self.optimizers["vae"].step()
+        return {"loss": loss.detach()}
+
+    def sample(self, n, labels=None, generator=None):
+        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        return self.decode(z)
