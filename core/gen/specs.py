@@ -214,9 +214,11 @@ def load_json(path: str | Path) -> dict[str, Any]:
     """Read a spec file; a missing file or malformed JSON is a `SpecError` naming the file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([("", f"cannot read spec file: {exc.strerror}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([("", f"not UTF-8 text (byte {exc.start})")], str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
