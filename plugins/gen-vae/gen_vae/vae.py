@@ -1,0 +1,176 @@
+"""VAE: Kingma & Welling 2014, "Auto-Encoding Variational Bayes".
+
+An encoder gives a diagonal Gaussian q(z|x), the prior is p(z) = N(0, I) and a decoder gives
+p(x|z): a Bernoulli per pixel on binarised data (``DataInfo.binary``), a discretised logistic per
+sub-pixel on 8-bit data (see `gen_vae.likelihoods`). Training maximises the ELBO
+
+    L(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))            (eq. 3)
+
+with one reparameterised sample of z (eq. 10) and the KL in closed form (appendix B); ``beta``
+weights the KL term of the training loss (Higgins et al. 2017). ``iw_log_prob`` is the
+importance-weighted bound of Burda et al. 2016 (eq. 8), a tighter estimate of log p(x).
+
+Every likelihood is in nats per image. `gen_vae.cvae.CVAE` adds class labels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+import gen
+from gen_vae import bounds
+from gen_vae.likelihoods import Bernoulli, DiscretisedLogistic
+from gen_vae.networks import Decoder, Encoder
+from gen_vae.specs import VariationalSpec
+
+
+class VAE(gen.Model):
+    likelihood = "lower-bound"
+
+    # Images decoded at once by iw_log_prob (images x samples per chunk): bounds its memory.
+    iw_batch = 4096
+
+    def __init__(self, spec: VariationalSpec, data: gen.DataInfo, num_classes: int | None = None):
+        super().__init__(spec, data)
+        self.latent_dim = spec.latent_dim
+        self.num_classes = num_classes
+        self.output = Bernoulli if data.binary else DiscretisedLogistic
+        c, s = data.channels, data.image_size
+        self.encoder = Encoder(c, s, spec.features, spec.hidden, spec.latent_dim, num_classes)
+        self.decoder = Decoder(
+            spec.latent_dim, c, s, spec.features, spec.hidden, self.output.params, num_classes
+        )
+        self.modules = {"encoder": self.encoder, "decoder": self.decoder}
+        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        self.optimizers = {"vae": spec.optimizer.build(params)}
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    # -- training ------------------------------------------------------------------------------
+
+    def elbo_terms(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(x|z) for one z ~ q(z|x), KL(q(z|x) || p(z))), each (N,) in nats, with
+        gradients. Their difference is an unbiased one-sample estimate of the ELBO."""
+        x, y = self._inputs(x, y)
+        mu, log_var = self.encoder(x, y)
+        z = bounds.reparameterise(mu, log_var)
+        log_px = self.output.log_prob(self.decoder(z, y), self.output.target(x))
+        return log_px, bounds.kl_to_standard_normal(mu, log_var)
+
+    def train_step(self, next_batch: gen.NextBatch) -> dict[str, torch.Tensor]:
+        """One Adam step on the beta-weighted negative ELBO, averaged over the batch. Logs (per
+        image, nats): ``loss``, ``elbo`` (the true bound, beta = 1), ``recon`` = -log p(x|z) and
+        ``kl``."""
+        images, labels = next_batch()
+        log_px, kl = self.elbo_terms(images, labels)
+        loss = -(log_px - self.spec.beta * kl).mean()
+        opt = self.optimizers["vae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        log_px, kl = log_px.detach(), kl.detach()
+        return {
+            "loss": loss.detach(),
+            "elbo": (log_px - kl).mean(),
+            "recon": -log_px.mean(),
+            "kl": kl.mean(),
+        }
+
+    # -- likelihoods ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def log_prob(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The ELBO per image in nats, shape (N,): a *lower bound* on log p(x) (log p(x|y) for
+        a conditional model), estimated with one z ~ q(z|x) drawn from the global RNG and the KL
+        in closed form. Always the true bound (beta = 1), whatever the training beta."""
+        log_px, kl = self.elbo_terms(x, y)
+        return log_px - kl
+
+    @torch.no_grad()
+    def iw_log_prob(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, samples: int = 1000
+    ) -> torch.Tensor:
+        """The importance-weighted estimate of log p(x) per image in nats (Burda et al. 2016,
+        eq. 8): log 1/K sum_k p(x, z_k) / q(z_k|x) with K = ``samples`` draws z_k ~ q(z|x).
+        A lower bound for every K that rises towards log p(x) as K grows; its expectation for
+        K = 1 is the ELBO. Images and samples are decoded together, in chunks of at most
+        `iw_batch` images, so memory stays bounded for any K."""
+        if samples < 1:
+            raise gen.GenError(f"iw_log_prob needs at least one sample (got {samples})")
+        x, y = self._inputs(x, y)
+        per_block = max(1, self.iw_batch)
+        parts = [
+            self._iw_block(x[i : i + per_block], None if y is None else y[i : i + per_block],
+                           samples)
+            for i in range(0, x.shape[0], per_block)
+        ]
+        return torch.cat(parts) if parts else x.new_zeros(0)
+
+    def _iw_block(self, x: torch.Tensor, y: torch.Tensor | None, samples: int) -> torch.Tensor:
+        n = x.shape[0]
+        mu, log_var = self.encoder(x, y)
+        target = self.output.target(x)
+
+        def log_weights(c: int) -> torch.Tensor:
+            z = bounds.reparameterise(mu, log_var, torch.randn(c, *mu.shape, device=mu.device))
+            flat_z = z.reshape(c * n, -1)  # sample-major: row i * n + j is image j
+            flat_y = None if y is None else y.repeat(c)
+            params = self.decoder(flat_z, flat_y)
+            log_px = self.output.log_prob(params, target.repeat(c, 1, 1, 1)).view(c, n)
+            log_pz = bounds.standard_normal_log_prob(z)
+            log_qz = bounds.normal_log_prob(z, mu, log_var)
+            return log_px + log_pz - log_qz
+
+        return bounds.chunked_log_mean_exp(log_weights, samples, max(1, self.iw_batch // n))
+
+    # -- latents and images --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The posterior mean E[z|x], shape (N, latent_dim)."""
+        x, y = self._inputs(x, y)
+        return self.encoder(x, y)[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean of p(x|z) as images in [-1, 1], shape (N, C, H, W): for binary data the
+        probability of each pixel being on (grey where unsure), for 8-bit data the logistic's
+        mean. Means look better than samples, whose independent pixel noise hides the shape."""
+        z = z.to(self.device, torch.float32)
+        y = self._labels(y, z.shape[0])
+        return self.output.mean(self.decoder(z, y)).clamp(-1.0, 1.0)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Decode z ~ N(0, I) drawn from ``generator`` only, to the mean image (see `decode`).
+        A conditional model without ``labels`` cycles through its classes."""
+        z = torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+        if self.conditional and labels is None:
+            labels = torch.arange(n, device=self.device) % self.num_classes
+        return self.decode(z, labels)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _inputs(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return x.to(self.device, torch.float32), self._labels(y, x.shape[0])
+
+    def _labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Labels on the device for a conditional model (required), None otherwise (ignored)."""
+        if not self.conditional:
+            return None
+        if y is None:
+            raise gen.GenError(
+                f"{self.spec.name} is conditional: pass class labels y (one per image)"
+            )
+        y = torch.as_tensor(y, device=self.device).long().reshape(-1)
+        if y.shape[0] != n:
+            raise gen.GenError(f"got {y.shape[0]} labels for {n} images")
+        return y
