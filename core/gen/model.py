@@ -113,6 +113,11 @@ class AdversarialModel(Model):
     def conditional(self) -> bool:
         return getattr(self.generator, "num_classes", None) is not None
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The network `sample` runs; a family that keeps a weight average returns it here."""
+        return self.generator
+
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
 
@@ -122,9 +127,10 @@ class AdversarialModel(Model):
     ) -> torch.Tensor:
         if self.conditional and labels is None:
             labels = torch.arange(n, device=self.device) % self.generator.num_classes
-        was_training = self.generator.training
-        self.generator.eval()
+        net = self.sampler
+        was_training = net.training
+        net.eval()
         try:
-            return self.generator(self.latent(n, generator), labels)
+            return net(self.latent(n, generator), labels)
         finally:
-            self.generator.train(was_training)
+            net.train(was_training)

@@ -2,20 +2,33 @@
 
 import gen
 
+# name, summary, spec class, model class, conditional
+MODELS = [
+    ("gan", "GAN with MLP generator and discriminator (Goodfellow et al. 2014)",
+     "gen_gan.specs:GANSpec", "gen_gan.gan:GAN", False),
+    ("dcgan", "Deep convolutional GAN (Radford et al. 2015)",
+     "gen_gan.specs:DCGANSpec", "gen_gan.dcgan:DCGAN", False),
+    ("lsgan", "Least squares GAN (Mao et al. 2017)",
+     "gen_gan.specs:LSGANSpec", "gen_gan.lsgan:LSGAN", False),
+    ("wgan", "Wasserstein GAN with weight clipping (Arjovsky et al. 2017)",
+     "gen_gan.specs:WGANSpec", "gen_gan.wgan:WGAN", False),
+    ("wgan-gp", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
+     "gen_gan.specs:WGANGPSpec", "gen_gan.wgan_gp:WGANGP", False),
+    ("cgan", "Conditional GAN, labels fed to both networks (Mirza & Osindero 2014)",
+     "gen_gan.specs:CGANSpec", "gen_gan.cgan:CGAN", True),
+    ("acgan", "Auxiliary classifier GAN (Odena et al. 2017)",
+     "gen_gan.specs:ACGANSpec", "gen_gan.acgan:ACGAN", True),
+]
+
 
 @gen.hookimpl
 def gen_register_models(register):
-    register(
-        name="gan",
-        kind="adversarial",
-        summary="GAN with MLP generator and discriminator (Goodfellow et al. 2014)",
-        spec="gen_gan.specs:GANSpec",
-        model="gen_gan.gan:GAN",
-    )
-    register(
-        name="dcgan",
-        kind="adversarial",
-        summary="Deep convolutional GAN (Radford et al. 2015)",
-        spec="gen_gan.specs:DCGANSpec",
-        model="gen_gan.dcgan:DCGAN",
-    )
+    for name, summary, spec, model, conditional in MODELS:
+        register(
+            name=name,
+            kind="adversarial",
+            conditional=conditional,
+            summary=summary,
+            spec=spec,
+            model=model,
+        )

@@ -1,49 +1,99 @@
-"""The alternating two-player step shared by the GAN variants: one discriminator update, then
-one generator update, on the same batch of fakes (Goodfellow et al. 2014, Algorithm 1, k = 1).
-Variants change the losses, not the step."""
+"""The alternating two-player step shared by every model of the family.
+
+One `train_step` is one iteration of the papers' Algorithm 1 (Goodfellow et al. 2014 with
+k = n_critic; Arjovsky et al. 2017; Gulrajani et al. 2017): ``n_critic`` discriminator (critic)
+updates, each on its own batch of real images and fresh fakes, then one generator update. With
+n_critic > 1 the generator update draws a fresh batch of latents, as the WGAN algorithms do; with
+n_critic = 1 it reuses the fakes the discriminator just saw (as DCGAN's reference code does),
+which saves a generator forward pass per step. Variants change the losses and the networks, not
+the step: they override `critic_loss`, `generator_loss` and, for weight clipping,
+`after_critic_step`.
+
+Conditional models draw the labels of their fakes from the real batch (c ~ p_data(c)).
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 import gen
-from gen_gan import losses
+from gen_gan import ema, losses
+
+Logs = dict[str, torch.Tensor]
 
 
 class TwoPlayerGAN(gen.AdversarialModel):
     def __init__(self, spec, data: gen.DataInfo, generator: nn.Module, discriminator: nn.Module):
         super().__init__(spec, data, generator, discriminator)
+        self.n_critic: int = getattr(spec, "n_critic", 1)
         self.optimizers = {
             "generator": spec.optimizer.build(generator.parameters()),
             "discriminator": spec.optimizer.build(discriminator.parameters()),
         }
+        if spec.ema_decay is not None:
+            self.modules["generator_ema"] = ema.averaged_copy(generator)
 
-    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return losses.discriminator_loss(real, fake)
-
-    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        return losses.generator_loss_nonsaturating(fake)
-
-    def train_step(self, next_batch: gen.NextBatch) -> dict[str, torch.Tensor]:
-        images, labels = next_batch()
-        fake = self.generator(self.latent(images.shape[0]), labels)
-        opt_g, opt_d = self.optimizers["generator"], self.optimizers["discriminator"]
-
-        real_logits = self.discriminator(images, labels)
-        fake_logits = self.discriminator(fake.detach(), labels)
-        d_loss = self.discriminator_loss(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-
-        g_loss = self.generator_loss(self.discriminator(fake, labels))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        return {
-            "d_loss": d_loss.detach(),
-            "g_loss": g_loss.detach(),
+    def critic_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        """The discriminator's loss to minimise and detached values to log. Default: eq. 1 of
+        Goodfellow et al. 2014."""
+        real_logits = self.discriminator(real, labels)
+        fake_logits = self.discriminator(fake, labels)
+        return losses.discriminator_loss(real_logits, fake_logits), {
             "d_real": torch.sigmoid(real_logits.detach()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
         }
+
+    def generator_loss(
+        self, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        """The generator's loss to minimise and detached values to log. Default: the
+        non-saturating loss of Goodfellow et al. 2014, section 3."""
+        return losses.generator_loss_nonsaturating(self.discriminator(fake, labels)), {}
+
+    def after_critic_step(self) -> None:
+        """Called after every discriminator update (WGAN clips the critic's weights here)."""
+
+    def train_step(self, next_batch: gen.NextBatch) -> dict[str, torch.Tensor]:
+        reuse = self.n_critic == 1  # keep the graph through G only for fakes G will train on
+        for _ in range(self.n_critic):
+            images, labels = next_batch()
+            with torch.set_grad_enabled(reuse):
+                fake = self.generator(self.latent(images.shape[0]), labels)
+            d_loss, d_logs = self.critic_loss(images, fake.detach(), labels)
+            _minimise(self.optimizers["discriminator"], d_loss)
+            self.after_critic_step()
+
+        if not reuse:
+            fake = self.generator(self.latent(images.shape[0]), labels)
+        with _frozen(self.discriminator):  # weight gradients for G only
+            g_loss, g_logs = self.generator_loss(fake, labels)
+            _minimise(self.optimizers["generator"], g_loss)
+        if "generator_ema" in self.modules:
+            ema.update(self.modules["generator_ema"], self.generator, self.spec.ema_decay)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **d_logs, **g_logs}
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator `sample` uses: the weight average when there is one."""
+        return self.modules.get("generator_ema", self.generator)
+
+
+def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+@contextmanager
+def _frozen(module: nn.Module):
+    """No weight gradients for ``module`` (it still passes gradients through to its input)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)

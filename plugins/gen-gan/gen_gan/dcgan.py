@@ -5,18 +5,23 @@ The architecture guidelines of section 3: strided (transposed) convolutions inst
 no fully connected hidden layers, batch norm in both networks (not on G's output nor D's input
 layer), ReLU in G with tanh output, LeakyReLU(0.2) in D. Weights from N(0, 0.02) (section 4).
 The number of up/down-sampling blocks follows the image size (4x4 -> image_size, powers of two).
+
+The other convolutional models of the family (lsgan, wgan, wgan-gp, cgan, acgan) subclass `DCGAN`
+and override its losses or its `build_generator` / `build_discriminator`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import gen
 from gen_gan.base import TwoPlayerGAN
-from gen_gan.specs import DCGANSpec
+from gen_gan.specs import ConvSpec
 
 
 def init_weights(module: nn.Module) -> None:
@@ -31,16 +36,20 @@ def init_weights(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, latent_dim) -> 4x4 by a transposed convolution, then doubling to image_size."""
+    """z (N, latent_dim) -> 4x4 by a transposed convolution, then doubling to image_size.
 
-    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int):
+    With ``num_classes``, the generator is conditional: the one-hot label is concatenated to z
+    (Mirza & Osindero 2014, section 4.1; Odena et al. 2017, section 3)."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, features: int,
+                 num_classes: int | None = None):
         super().__init__()
         self.latent_dim = latent_dim
-        self.num_classes = None
+        self.num_classes = num_classes
         blocks = int(math.log2(image_size)) - 2
         width = features * 2 ** (blocks - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + (num_classes or 0), width, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         ]
@@ -56,13 +65,33 @@ class DCGANGenerator(nn.Module):
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes is not None:
+            if y is None:
+                raise ValueError("this generator is conditional: pass the labels y")
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
-    """image -> halving with strided convolutions down to 4x4 -> one logit."""
+Norm = Literal["batch", "layer", "none"]
 
-    def __init__(self, channels: int, image_size: int, features: int, batch_norm: bool = True):
+
+def _norm(kind: Norm, width: int) -> list[nn.Module]:
+    if kind == "batch":
+        return [nn.BatchNorm2d(width)]
+    if kind == "layer":  # over (C, H, W) of each image, as Gulrajani et al. 2017 section 4
+        return [nn.GroupNorm(1, width)]
+    return []
+
+
+class DCGANDiscriminator(nn.Module):
+    """image -> halving with strided convolutions down to 4x4 -> ``outputs`` logits per image:
+    shape (N,) for one output, else (N, outputs).
+
+    ``norm`` is batch norm by default (DCGAN); a critic with a gradient penalty takes layer
+    norm or none, since batch norm mixes the images of a batch (Gulrajani et al. 2017)."""
+
+    def __init__(self, channels: int, image_size: int, features: int, norm: Norm = "batch",
+                 outputs: int = 1):
         super().__init__()
         self.num_classes = None
         blocks = int(math.log2(image_size)) - 2
@@ -72,24 +101,33 @@ class DCGANDiscriminator(nn.Module):
             nn.LeakyReLU(0.2, inplace=True),
         ]
         for _ in range(blocks - 1):
-            layers.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(width * 2))
+            layers.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm != "batch"))
+            layers += _norm(norm, width * 2)
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             width *= 2
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0))
+        layers.append(nn.Conv2d(width, outputs, 4, 1, 0))
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(x).flatten()
+        return self.net(x).flatten(1).squeeze(1)
+
+
+def num_classes(data: gen.DataInfo, model: str) -> int:
+    """The number of classes a conditional model is built for; data without labels is an error."""
+    if data.num_classes is None:
+        raise gen.DataError(f"{model} is conditional and needs labelled data ({data.name} has "
+                            "no labels)")
+    return data.num_classes
 
 
 class DCGAN(TwoPlayerGAN):
-    def __init__(self, spec: DCGANSpec, data: gen.DataInfo):
-        super().__init__(
-            spec,
-            data,
-            DCGANGenerator(spec.latent_dim, data.channels, data.image_size, spec.g_features),
-            DCGANDiscriminator(data.channels, data.image_size, spec.d_features),
-        )
+    def __init__(self, spec: ConvSpec, data: gen.DataInfo):
+        generator = self.build_generator(spec, data)
+        super().__init__(spec, data, generator, self.build_discriminator(spec, data))
+
+    def build_generator(self, spec: ConvSpec, data: gen.DataInfo) -> nn.Module:
+        return DCGANGenerator(spec.latent_dim, data.channels, data.image_size, spec.g_features)
+
+    def build_discriminator(self, spec: ConvSpec, data: gen.DataInfo) -> nn.Module:
+        return DCGANDiscriminator(data.channels, data.image_size, spec.d_features)

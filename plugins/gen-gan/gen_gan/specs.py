@@ -13,7 +13,19 @@ def _adam(lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> gen.Op
     return gen.OptimizerSpec(name="adam", lr=lr, betas=betas)
 
 
-class GANSpec(gen.ModelSpec):
+class AdversarialSpec(gen.ModelSpec):
+    """Fields every gen-gan model has. One optimizer spec builds both networks' optimizers."""
+
+    latent_dim: int = Field(100, gt=0, description="size of z ~ N(0, I)")
+    optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1,
+        description="keep an exponential moving average of the generator weights with this "
+        "decay (e.g. 0.999) and sample from it; off by default",
+    )
+
+
+class GANSpec(AdversarialSpec):
     """Goodfellow et al. 2014 with MLPs on flattened images.
 
     The paper trained maxout networks with SGD and momentum; that schedule does not carry over to
@@ -22,27 +34,79 @@ class GANSpec(gen.ModelSpec):
     """
 
     name: Literal["gan"] = "gan"
-    latent_dim: int = Field(100, gt=0, description="size of z ~ N(0, I)")
     g_hidden: list[int] = Field([256, 512, 1024], min_length=1, description="generator widths")
     d_hidden: list[int] = Field([1024, 512, 256], min_length=1, description="discriminator widths")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
-    optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
 
     data_defaults: ClassVar[dict] = {"image_size": 28}
 
 
-class DCGANSpec(gen.ModelSpec):
-    """Radford et al. 2015, section 3 and 4: Adam lr 2e-4, beta1 0.5, z of size 100."""
+class ConvSpec(AdversarialSpec):
+    """The DCGAN backbone every convolutional model here is built on."""
 
-    name: Literal["dcgan"] = "dcgan"
-    latent_dim: int = Field(100, gt=0, description="size of z ~ N(0, I)")
     g_features: int = Field(64, gt=0, description="generator width at its last hidden layer")
     d_features: int = Field(64, gt=0, description="discriminator width at its first layer")
-    optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
 
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
         """data.image_size must be a power of two >= 8 (4x4 doubled by each block)."""
         size = data.image_size
         if size < 8 or size & (size - 1):
-            return [("data.image_size", f"dcgan needs a power of two >= 8 (got {size})")]
+            return [("data.image_size", f"{self.name} needs a power of two >= 8 (got {size})")]
         return []
+
+
+class DCGANSpec(ConvSpec):
+    """Radford et al. 2015, section 3 and 4: Adam lr 2e-4, beta1 0.5, z of size 100."""
+
+    name: Literal["dcgan"] = "dcgan"
+
+
+class LSGANSpec(ConvSpec):
+    """Mao et al. 2017, eq. 2 with the 0-1 coding of eq. 10 by default; (a, b, c) = (-1, 1, 0)
+    is eq. 9, the setting that minimises the Pearson chi-squared divergence. Adam 2e-4, beta1
+    0.5 as in section 4."""
+
+    name: Literal["lsgan"] = "lsgan"
+    a: float = Field(0.0, description="the discriminator's target for fake images")
+    b: float = Field(1.0, description="the discriminator's target for real images")
+    c: float = Field(1.0, description="the value the generator wants D to give its fakes")
+
+
+def _rmsprop() -> gen.OptimizerSpec:
+    return gen.OptimizerSpec(name="rmsprop", lr=5e-5)
+
+
+class WGANSpec(ConvSpec):
+    """Arjovsky et al. 2017, Algorithm 1 defaults: RMSProp lr 5e-5, c = 0.01, n_critic = 5."""
+
+    name: Literal["wgan"] = "wgan"
+    n_critic: int = Field(5, gt=0, description="critic updates per generator update")
+    clip: float = Field(0.01, gt=0, description="critic weights are clipped to [-clip, clip]")
+    optimizer: gen.OptimizerSpec = Field(default_factory=_rmsprop)
+
+
+class WGANGPSpec(ConvSpec):
+    """Gulrajani et al. 2017, Algorithm 1 defaults: lambda = 10, n_critic = 5, Adam lr 1e-4,
+    betas (0, 0.9); no batch norm in the critic, layer norm instead (section 4)."""
+
+    name: Literal["wgan-gp"] = "wgan-gp"
+    n_critic: int = Field(5, gt=0, description="critic updates per generator update")
+    gp_weight: float = Field(10.0, ge=0, description="lambda, the gradient penalty weight (eq. 3)")
+    critic_norm: Literal["layer", "none"] = Field(
+        "layer", description="normalisation in the critic; batch norm would break the "
+        "per-sample penalty"
+    )
+    optimizer: gen.OptimizerSpec = Field(default_factory=lambda: _adam(1e-4, (0.0, 0.9)))
+
+
+class CGANSpec(ConvSpec):
+    """Mirza & Osindero 2014 on the DCGAN backbone. The paper's MLPs with maxout and its
+    SGD schedule do not carry over; Adam(2e-4, beta1 0.5) as in Radford et al. 2015."""
+
+    name: Literal["cgan"] = "cgan"
+
+
+class ACGANSpec(ConvSpec):
+    """Odena et al. 2017 on the DCGAN backbone; Adam lr 2e-4, beta1 0.5 (appendix)."""
+
+    name: Literal["acgan"] = "acgan"

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from gan_helpers import tiny_model
 from torch import nn
 
 import gen
@@ -24,6 +25,24 @@ def test_dcgan_shapes_and_protocols(size, channels):
     images = model.sample(3)
     assert images.shape == (3, channels, size, size)
     assert model.discriminator(images).shape == (3,)
+
+
+@pytest.mark.parametrize("name", ["cgan", "acgan"])
+def test_conditional_networks_follow_the_protocols(name):
+    model = tiny_model(name)
+    assert isinstance(model.generator, gen.Generator)
+    assert isinstance(model.discriminator, gen.Discriminator)
+    assert model.generator.num_classes == model.discriminator.num_classes == 10
+
+
+def test_conditional_model_needs_labelled_data():
+    from gen_gan.cgan import CGAN
+    from gen_gan.specs import CGANSpec
+
+    unlabelled = gen.DataInfo(name="folder", channels=1, image_size=16, num_classes=None,
+                              num_images=10)
+    with pytest.raises(gen.DataError, match="cgan is conditional"):
+        CGAN(CGANSpec(), unlabelled)
 
 
 def test_dcgan_follows_the_papers_rules():

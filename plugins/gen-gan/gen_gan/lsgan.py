@@ -1,0 +1,37 @@
+"""LSGAN: Mao et al. 2017, "Least Squares Generative Adversarial Networks".
+
+The sigmoid cross-entropy of a regular GAN gives almost no gradient for fakes that are on the
+right side of the decision boundary but far from the data; a least-squares loss on the
+discriminator's raw output penalises them by their distance (section 3.1). Loss: eq. 2,
+
+    D minimises 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2],   G minimises 1/2 E[(D(G(z)) - c)^2],
+
+with the 0-1 coding (a, b, c) = (0, 1, 1) of eq. 10 by default, or e.g. (-1, 1, 0) of eq. 9 (which
+minimises the Pearson chi-squared divergence). Networks: the DCGAN backbone.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gen_gan import losses
+from gen_gan.base import Logs
+from gen_gan.dcgan import DCGAN
+
+
+class LSGAN(DCGAN):
+    def critic_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        real_scores = self.discriminator(real, labels)
+        fake_scores = self.discriminator(fake, labels)
+        loss = losses.least_squares_discriminator_loss(
+            real_scores, fake_scores, self.spec.a, self.spec.b
+        )
+        return loss, {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()}
+
+    def generator_loss(
+        self, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        scores = self.discriminator(fake, labels)
+        return losses.least_squares_generator_loss(scores, self.spec.c), {}

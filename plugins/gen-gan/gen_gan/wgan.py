@@ -1,0 +1,44 @@
+"""WGAN: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN".
+
+The critic f_w (the DCGAN discriminator with no sigmoid: its raw score) estimates the
+Earth-Mover distance through the Kantorovich-Rubinstein duality (eq. 2); maximising
+E[f_w(x)] - E[f_w(G(z))] over weights clipped to a box keeps f_w K-Lipschitz (eq. 3).
+Algorithm 1: n_critic = 5 critic updates per generator update, each on a fresh batch, every
+weight clipped to [-c, c] after each critic update, RMSProp with lr 5e-5 (the paper found
+momentum-based optimizers such as Adam unstable for the critic). The logged ``wasserstein`` is
+the critic's estimate mean f(x) - mean f(G(z)), whose decrease tracks sample quality
+(section 4.2).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gen_gan import losses
+from gen_gan.base import Logs
+from gen_gan.dcgan import DCGAN
+
+
+class WGAN(DCGAN):
+    def critic_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        loss = losses.wasserstein_critic_loss(
+            self.discriminator(real, labels), self.discriminator(fake, labels)
+        )
+        return loss, {"wasserstein": -loss.detach()}
+
+    def generator_loss(
+        self, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, Logs]:
+        return losses.wasserstein_generator_loss(self.discriminator(fake, labels)), {}
+
+    def after_critic_step(self) -> None:
+        """Algorithm 1, line 7: w <- clip(w, -c, c), for every parameter of the critic."""
+        clip_weights(self.discriminator, self.spec.clip)
+
+
+@torch.no_grad()
+def clip_weights(module: torch.nn.Module, clip: float) -> None:
+    for p in module.parameters():
+        p.clamp_(-clip, clip)
