@@ -10,9 +10,11 @@ In a plugin's test suite::
         tiny = {"model.g_features": 8, "model.d_features": 8, "data.image_size": 16}
 
 pytest then runs every ``test_*`` method of the kit against that model, found through the
-installed entry points exactly as `gen` finds it.
+installed entry points exactly as `gen` finds it. Autoregressive plugins also get
+`assert_causal`, which proves by gradients that no output sees its own or a later sub-pixel.
 """
 
+from gen.testing.causality import assert_causal, raster_order
 from gen.testing.kit import ModelConformance, tiny_spec
 
-__all__ = ["ModelConformance", "tiny_spec"]
+__all__ = ["ModelConformance", "assert_causal", "raster_order", "tiny_spec"]
