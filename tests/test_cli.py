@@ -37,15 +37,18 @@ def test_list_models_json(toy_plugins):
     result = invoke("list-models", "--json")
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert rows == [{"name": "toy", "plugin": "toy-plugin", "version": "0",
-                     "kind": "adversarial", "conditional": False, "summary": "A tiny test model"}]
+    assert [r["name"] for r in rows] == ["toy", "toy-density", "toy-vae"]
+    assert rows[0] == {"name": "toy", "plugin": "toy-plugin", "version": "0",
+                       "kind": "adversarial", "conditional": False,
+                       "summary": "A tiny test model"}
+    assert [r["kind"] for r in rows[1:]] == ["autoregressive", "latent-variable"]
 
 
 def test_list_models_and_plugins_tables(toy_plugins):
     assert "toy" in invoke("list-models").output
     assert "toy-plugin" in invoke("plugins").output
     record = json.loads(invoke("plugins", "--json").output)[0]
-    assert record["status"] == "ok" and record["models"] == ["toy"]
+    assert record["status"] == "ok" and record["models"] == ["toy", "toy-density", "toy-vae"]
 
 
 def test_broken_plugin_is_shown_and_the_cli_keeps_working(toy_plugins):
@@ -68,7 +71,8 @@ def test_spec_prints_a_valid_spec_file(toy_plugins, tmp_path):
 def test_unknown_model_lists_installed_and_closest(toy_plugins):
     result = invoke("train", "tyo")
     assert result.exit_code == 2
-    assert "unknown model 'tyo'. Did you mean 'toy'? Installed models: toy." in result.output
+    assert ("unknown model 'tyo'. Did you mean 'toy'? Installed models: toy, toy-density, "
+            "toy-vae." in result.output)
     assert "Traceback" not in result.output
 
 

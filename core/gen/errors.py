@@ -33,6 +33,12 @@ class UnknownModelError(GenError):
     exit_code = 2
 
 
+class UnknownExtractorError(GenError):
+    """A feature extractor name that no installed plugin registers."""
+
+    exit_code = 2
+
+
 class PluginError(GenError):
     """A plugin that cannot be used: failed import, bad hook, duplicate model name."""
 

@@ -26,3 +26,17 @@ def gen_register_models(register: Callable[..., None]) -> None:
             import paths, imported only when a spec is validated or a model is built, so that
             discovery stays cheap (no torch import).
     """
+
+
+@hookspec
+def gen_register_extractors(register: Callable[..., None]) -> None:
+    """Register the feature extractors this plugin provides (for FID, KID, precision/recall).
+
+    Parameters:
+        register: call once per extractor as ``register(name=..., summary=...,
+            extractor="module:build")``. ``extractor`` is the import path of a callable that
+            takes a `gen.extractors.base.ExtractorRequest` and returns a
+            `gen.extractors.base.Extractor` (a torch module mapping uint8 images to feature
+            vectors); it is imported only when features are computed, so that discovery stays
+            cheap (no torch import).
+    """

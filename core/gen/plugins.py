@@ -1,7 +1,9 @@
 """Plugin discovery: entry points of group ``gen``, loaded one by one into a pluggy manager.
 
-A plugin that fails to import, implements a misspelled hook, or registers a model name another
-plugin already took is recorded as broken with its error; the others and the CLI keep working.
+The core's own plugin (`gen.core_plugin`, listed as ``gen-core``: the built-in feature
+extractors) is loaded first, through the same hooks as any other. A plugin that fails to import,
+implements a misspelled hook, or registers a model or extractor name another plugin already took
+is recorded as broken with its error; the others and the CLI keep working.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import pluggy
 
 from gen import hookspecs
 from gen.errors import PluginError
-from gen.registry import ModelInfo, Registry
+from gen.registry import ExtractorInfo, ModelInfo, Registry
 
 ENTRY_POINT_GROUP = "gen"
+CORE_PLUGIN = "gen.core_plugin"
 
 
 @dataclass
@@ -30,6 +33,7 @@ class PluginRecord:
     name: str
     version: str
     models: list[str] = field(default_factory=list)
+    extractors: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
 
@@ -43,12 +47,13 @@ class PluginRecord:
             "version": self.version,
             "status": "ok" if self.ok else "broken",
             "models": self.models,
+            "extractors": self.extractors,
             "error": self.error,
         }
 
 
 class Plugins:
-    """The plugin manager, the model registry and a record of every plugin seen."""
+    """The plugin manager, the registry (models, extractors) and a record of every plugin seen."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("gen")
@@ -57,7 +62,8 @@ class Plugins:
         self.records: list[PluginRecord] = []
 
     def add(self, plugin: object, name: str, version: str = "?") -> PluginRecord:
-        """Register one plugin object (a module, usually) and the models it declares."""
+        """Register one plugin object (a module, usually) and the models and extractors it
+        declares."""
         record = PluginRecord(name=name, version=version)
         self.records.append(record)
         try:
@@ -71,22 +77,37 @@ class Plugins:
             self.pm.unregister(plugin)
             return self._broken(record, f"unknown hook (misspelled?): {exc}")
         try:
-            infos = self._declared_models(plugin, name, version)
-            for info in infos:
-                if info.name in self.registry.models:
-                    other = self.registry.models[info.name].plugin
-                    raise PluginError(
-                        f"model name {info.name!r} is registered by two plugins: "
-                        f"{other!r} and {name!r}"
-                    )
-            for info in infos:
-                self.registry.add(info)
+            record.models, record.extractors = self._register_declared(plugin, name, version)
         except Exception as exc:
             self.pm.unregister(plugin)
             message = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
             return self._broken(record, message)
-        record.models = [info.name for info in infos]
         return record
+
+    def _register_declared(self, plugin: object, name: str, version: str):
+        """Register what ``plugin`` declares: all of it, or (on any error) nothing."""
+        models = self._declared(plugin, "gen_register_models", ModelInfo, name, version)
+        extractors = self._declared(plugin, "gen_register_extractors", ExtractorInfo, name, version)
+        own = Registry()  # validates every descriptor before any is registered
+        for info in models:
+            own.add(info)
+        for info in extractors:
+            own.add_extractor(info)
+        self._check_free(models, self.registry.models, "model", name)
+        self._check_free(extractors, self.registry.extractors, "extractor", name)
+        self.registry.models.update(own.models)
+        self.registry.extractors.update(own.extractors)
+        return [m.name for m in models], [e.name for e in extractors]
+
+    def add_core(self) -> PluginRecord:
+        """The core's own plugin (the built-in feature extractors), loaded like any other."""
+        try:
+            version = metadata.version("gen-core")
+        except metadata.PackageNotFoundError:
+            version = "local"
+        return self._import_and_add(
+            lambda: importlib.import_module(CORE_PLUGIN), "gen-core", CORE_PLUGIN, version
+        )
 
     def add_entry_point(self, ep: metadata.EntryPoint) -> PluginRecord:
         version = ep.dist.version if getattr(ep, "dist", None) is not None else "?"
@@ -108,19 +129,30 @@ class Plugins:
             )
         return self.add(plugin, name, version)
 
-    def _declared_models(self, plugin: object, name: str, version: str) -> list[ModelInfo]:
-        infos: list[ModelInfo] = []
+    def _declared(self, plugin: object, hook: str, cls: type, name: str, version: str) -> list:
+        """What ``plugin``'s implementation of ``hook`` registers, as ``cls`` descriptors."""
+        infos: list = []
 
         def register(**fields: Any) -> None:
             try:
-                infos.append(ModelInfo(plugin=name, version=version, **fields))
+                infos.append(cls(plugin=name, version=version, **fields))
             except TypeError as exc:
                 raise PluginError(f"plugin {name!r}: bad register() call: {exc}") from exc
 
-        for impl in self.pm.hook.gen_register_models.get_hookimpls():
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(register=register)
         return infos
+
+    @staticmethod
+    def _check_free(infos: list, taken: dict, what: str, name: str) -> None:
+        """A plugin that takes a name another plugin has registers nothing at all."""
+        for info in infos:
+            if info.name in taken:
+                raise PluginError(
+                    f"{what} name {info.name!r} is registered by two plugins: "
+                    f"{taken[info.name].plugin!r} and {name!r}"
+                )
 
     @staticmethod
     def _broken(record: PluginRecord, error: str) -> PluginRecord:
@@ -134,10 +166,13 @@ class Plugins:
 
 
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugins:
-    """Load every installed plugin (or the given entry points) into a fresh `Plugins`, then the
+    """Load the core's own plugin and every installed plugin into a fresh `Plugins`, then the
     modules named in ``$GEN_PLUGINS`` (comma-separated), which lets a plugin be tried or tested
-    before it is packaged."""
+    before it is packaged. Given ``entry_points`` replace both the core's plugin and the
+    installed ones, so a test controls the whole set."""
     plugins = Plugins()
+    if entry_points is None:
+        plugins.add_core()
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
     for ep in sorted(eps, key=lambda e: e.name):
         plugins.add_entry_point(ep)

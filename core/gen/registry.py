@@ -1,8 +1,9 @@
-"""Light descriptors of registered models, and the lookup by name.
+"""Light descriptors of registered models and feature extractors, and the lookup by name.
 
 A plugin registers a `ModelInfo` per model: a name, a kind, a one-line summary and the *import
 paths* of its spec and model classes. Nothing heavy is imported until a spec is validated
-(`spec_class`) or a model is built (`model_class`).
+(`spec_class`) or a model is built (`model_class`). An `ExtractorInfo` is the same for a feature
+extractor: its builder is imported only when features are computed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gen.errors import PluginError, UnknownModelError
+from gen.errors import PluginError, UnknownExtractorError, UnknownModelError
 
 Kind = Literal["adversarial", "latent-variable", "autoregressive"]
 KINDS: tuple[str, ...] = ("adversarial", "latent-variable", "autoregressive")
@@ -65,11 +66,37 @@ class ModelInfo:
         }
 
 
+@dataclass(frozen=True)
+class ExtractorInfo:
+    """What a plugin says about one feature extractor; cheap to create and to list."""
+
+    name: str
+    summary: str
+    extractor: str  # "module:callable", called with an ExtractorRequest
+    plugin: str = "?"
+    version: str = "?"
+
+    def builder(self) -> Any:
+        try:
+            return import_object(self.extractor)
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {self.plugin!r}: cannot import extractor {self.name!r} from "
+                f"{self.extractor!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "plugin": self.plugin, "version": self.version,
+                "summary": self.summary}
+
+
 @dataclass
 class Registry:
-    """Models by name. Registering a name twice is an error naming both plugins."""
+    """Models and extractors by name. Registering a name twice is an error naming both
+    plugins."""
 
     models: dict[str, ModelInfo] = field(default_factory=dict)
+    extractors: dict[str, ExtractorInfo] = field(default_factory=dict)
 
     def add(self, info: ModelInfo) -> None:
         if info.kind not in KINDS:
@@ -89,6 +116,32 @@ class Registry:
                 f"{other.plugin!r} and {info.plugin!r}"
             )
         self.models[info.name] = info
+
+    def add_extractor(self, info: ExtractorInfo) -> None:
+        if ":" not in info.extractor:
+            raise PluginError(
+                f"plugin {info.plugin!r}: extractor {info.name!r} must be given as a "
+                f"'module:callable' import path"
+            )
+        other = self.extractors.get(info.name)
+        if other is not None:
+            raise PluginError(
+                f"extractor name {info.name!r} is registered by two plugins: "
+                f"{other.plugin!r} and {info.plugin!r}"
+            )
+        self.extractors[info.name] = info
+
+    def get_extractor(self, name: str) -> ExtractorInfo:
+        try:
+            return self.extractors[name]
+        except KeyError:
+            names = sorted(self.extractors)
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(names) if names else "none (is gen-core's plugin loaded?)"
+            raise UnknownExtractorError(
+                f"unknown feature extractor {name!r}.{hint} Known extractors: {known}."
+            ) from None
 
     def get(self, name: str) -> ModelInfo:
         try:

@@ -23,13 +23,14 @@ class LoadedRun:
     model: Model
     spec: specs.RunSpec
     step: int
-    checkpoint: Path
+    checkpoint: Path | None  # None for a model evaluated in training
 
 
 def load_run(
     plugins: Plugins, run_dir: Path, checkpoint: str = "latest", device: str = "auto"
 ) -> LoadedRun:
-    """The model of ``run_dir`` with the weights of ``checkpoint`` (``latest`` or a step)."""
+    """The model of ``run_dir`` with the weights of ``checkpoint`` (``latest``, ``best`` or a
+    step)."""
     run = RunDir(Path(run_dir))
     raw = run.read_spec()
     name = raw.get("model", {}).get("name") if isinstance(raw.get("model"), dict) else None

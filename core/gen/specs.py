@@ -137,6 +137,22 @@ class TrainSpec(StrictSpec):
         None, gt=0, description="keep only the newest N step-numbered checkpoints (default all)"
     )
     num_samples: int = Field(64, gt=0, le=1024, description="images in each sample grid")
+    eval_every: int | None = Field(
+        None, gt=0, description="steps between evaluations of eval_metric on the held-out test "
+        "part, logged to metrics.jsonl; the best checkpoint is kept as checkpoints/best.pt "
+        "(default: never)"
+    )
+    eval_metric: Literal["fid", "kid", "precision", "recall", "nll", "elbo", "probe"] = Field(
+        "fid", description="what eval_every measures; lower is better for fid, kid, nll and "
+        "elbo, higher for precision, recall and probe"
+    )
+    eval_n: int = Field(
+        2000, gt=1, description="images generated per evaluation (fid, kid, precision, recall), "
+        "scored against at most as many held-out images"
+    )
+    eval_extractor: str = Field(
+        "lenet", description="feature extractor for fid, kid, precision and recall"
+    )
     out: str | None = Field(None, description="run directory; default runs/<model>-<dataset>")
 
     @field_validator("device")
@@ -158,7 +174,7 @@ class RunSpec(StrictSpec):
 # Train settings that may change when a run is resumed (its length and cadence, not its maths).
 RESUMABLE_OVERRIDES = (
     "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.device",
+    "train.keep_checkpoints", "train.device", "train.eval_every",
 )
 
 

@@ -1,4 +1,5 @@
-"""gen evaluate RUN_DIR: score a checkpoint on held-out data (likelihoods, linear probe)."""
+"""gen evaluate RUN_DIR: score a checkpoint against reference images (likelihoods, linear probe,
+FID, KID, precision and recall)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,42 @@ from rich.table import Table
 
 from gen.plugins import get_plugins
 
+METRIC_HELP = (
+    "Comma-separated: nll (exact, or importance-weighted for VAEs), elbo, probe, and for any "
+    "model that samples fid, kid, precision, recall."
+)
+
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--metrics", default="nll", show_default=True,
-              help="Comma-separated: nll (exact, or importance-weighted for VAEs), elbo, probe.")
-@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--metrics", default="nll", show_default=True, help=METRIC_HELP)
+@click.option("--reference", "--split", "reference", default="test", show_default=True,
+              help="The real images: 'test' or 'train' (the run's data set) or a folder of "
+              "images.")
+@click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="Generated images for fid/kid/precision/recall (and at most as many "
+              "reference images).")
+@click.option("--extractor", default="lenet", show_default=True,
+              help="Feature extractor for fid/kid/precision/recall (see `gen plugins`).")
+@click.option("--extractor-weights", type=click.Path(dir_okay=False),
+              help="A weights file for the extractor (inception: "
+              "pt_inception-2015-12-05-6726825d.pth; also $GEN_INCEPTION_WEIGHTS).")
 @click.option("--iw-samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Importance samples K for the nll of latent-variable models.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N images.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Use only the first N reference images.")
 @click.option("--checkpoint", default="latest", show_default=True,
-              help="'latest' or a step number.")
+              help="'latest', 'best' (kept by train.eval_every) or a step number.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
-def evaluate(run_dir: str, metrics: str, split: str, iw_samples: int, batch_size: int,
-             limit: int | None, checkpoint: str, seed: int, device: str, as_json: bool) -> None:
-    """Score a run's weights on a held-out split; results are also appended to metrics.jsonl."""
-    from gen.evaluation import METRICS, evaluate  # imports torch
+def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: str,
+             extractor_weights: str | None, iw_samples: int, batch_size: int, limit: int | None,
+             checkpoint: str, seed: int, device: str, as_json: bool) -> None:
+    """Score a run's weights; results are also appended to metrics.jsonl."""
+    from gen.evaluation import METRICS, EvalOptions, evaluate  # imports torch
+    from gen.quality import QUALITY_METRICS
     from gen.sampling import load_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()]
@@ -39,15 +57,35 @@ def evaluate(run_dir: str, metrics: str, split: str, iw_samples: int, batch_size
             f"unknown metric {unknown[0] if unknown else metrics!r}; known: {', '.join(METRICS)}",
             param_hint="--metrics",
         )
+    if any(m in QUALITY_METRICS for m in names):  # an unknown name fails before any work
+        get_plugins().registry.get_extractor(extractor)
     loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
-    records = evaluate(loaded, Path(run_dir), names, split, iw_samples, batch_size, limit, seed)
+    options = EvalOptions(reference=reference, n=num, extractor=extractor,
+                          extractor_weights=extractor_weights, iw_samples=iw_samples,
+                          batch_size=batch_size, limit=limit, seed=seed)
+    records = evaluate(loaded, Path(run_dir), names, options)
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
+    _print_table(records, loaded, reference)
+
+
+def _print_table(records: list[dict], loaded, reference: str) -> None:
     table = Table("metric", "value", "unit", "bits/dim", "estimator", "images", box=None,
-                  title=f"{loaded.spec.model.name} step {loaded.step}, {split} split")
+                  title=f"{loaded.spec.model.name} step {loaded.step}, reference {reference}")
     for r in records:
         bpd = f"{r['bits_per_dim']:.4f}" if "bits_per_dim" in r else ""
-        table.add_row(r["metric"], f"{r['value']:.4f}", r["unit"], bpd, r["estimator"],
-                      str(r["images"]))
-    Console().print(table)
+        images = str(r["images"])
+        if "real_images" in r:
+            images = f"{r['generated_images']} generated, {r['real_images']} real"
+        table.add_row(r["metric"], f"{r['value']:.4f}", r["unit"], bpd, r["estimator"], images)
+    console = Console()
+    console.print(table)
+    seen = set()
+    for r in records:
+        if "extractor" in r and r["extractor"] not in seen:
+            seen.add(r["extractor"])
+            accuracy = r.get("extractor_test_accuracy")
+            extra = f", test accuracy {accuracy:.4f}" if accuracy is not None else ""
+            console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra})",
+                          markup=False, highlight=False)

@@ -42,19 +42,26 @@ def list_models(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each broken plugin.")
 def plugins(as_json: bool, verbose: bool) -> None:
-    """List installed plugins, their versions, models and status."""
+    """List installed plugins, their versions, models, feature extractors and status."""
     records = get_plugins().records
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
         return
-    table = Table("plugin", "version", "status", "models / error", box=None)
+    table = Table("plugin", "version", "status", "provides / error", box=None)
     for r in records:
         status = Text("ok") if r.ok else Text("broken", style="red")
-        table.add_row(r.name, r.version, status, Text(", ".join(r.models) if r.ok else r.error))
+        table.add_row(r.name, r.version, status, Text(_provides(r) if r.ok else r.error))
     Console().print(table if records else "no plugins installed")
     for r in records:
         if verbose and not r.ok:
             click.echo(f"\n{r.name}:\n{r.traceback}", err=True)
+
+
+def _provides(record) -> str:
+    parts = [", ".join(record.models)] if record.models else []
+    if record.extractors:
+        parts.append("extractors: " + ", ".join(record.extractors))
+    return "; ".join(parts)
 
 
 @click.command("spec")

@@ -19,7 +19,7 @@ from gen.plugins import get_plugins
 @click.option("--out", type=click.Path(dir_okay=False),
               help="A .png grid or a .npz array file (default RUN_DIR/samples/...png).")
 @click.option("--checkpoint", default="latest", show_default=True,
-              help="'latest' or a step number.")
+              help="'latest', 'best' (kept by train.eval_every) or a step number.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
               "of classes such as 0,3,7 (repeated to fill N).")
 @click.option("--reconstruct", is_flag=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import random
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,22 +49,47 @@ def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int |
 
 
 def find_checkpoint(run: RunDir, which: str = "latest") -> Path:
-    """``latest`` or a step number -> the checkpoint file, with a clear error if absent."""
-    if which == "latest":
-        path = run.checkpoints / "latest.pt"
+    """``latest``, ``best`` or a step number -> the checkpoint file, with a clear error if
+    absent."""
+    if which in ("latest", "best"):
+        path = run.checkpoints / f"{which}.pt"
     else:
         try:
             path = step_checkpoints(run).get(int(which))
         except ValueError:
             raise CheckpointError(
-                f"--checkpoint must be 'latest' or a step number, got {which!r}"
+                f"--checkpoint must be 'best', 'latest' or a step number, got {which!r}"
             ) from None
     if path is None or not path.is_file():
         steps = ", ".join(str(s) for s in step_checkpoints(run)) or "none"
+        hint = " (best.pt is kept by runs trained with train.eval_every)" if which == "best" else ""
         raise CheckpointError(
-            f"no checkpoint {which!r} in {run.checkpoints} (step checkpoints: {steps})"
+            f"no checkpoint {which!r} in {run.checkpoints} (step checkpoints: {steps}){hint}"
         )
     return path
+
+
+def save_best(run: RunDir, payload: dict[str, Any], best: dict[str, Any]) -> Path:
+    """Write ``best.pt``: a full checkpoint (``payload``) plus ``best``, the score that made it
+    the best (metric, value, step, ...). A file of its own, so pruning never removes it."""
+    path = run.checkpoints / "best.pt"
+    step = best["step"]
+    return atomic_write(
+        path, lambda tmp: torch.save({"format": FORMAT, "step": step, **payload, "best": best}, tmp)
+    )
+
+
+def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
+    """The score kept in ``best.pt`` (None without one). A best.pt from after ``step`` (the
+    step a run resumes from) is deleted: those steps are trained, and scored, again."""
+    path = run.checkpoints / "best.pt"
+    if not path.is_file():
+        return None
+    best = load_checkpoint(path).get("best")
+    if best is None or best["step"] > step:
+        path.unlink()
+        return None
+    return best
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -96,6 +122,17 @@ def rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached]
     return state
+
+
+@contextmanager
+def preserved_rng():
+    """Run a block (an evaluation during training, say) without moving any RNG stream: every
+    state is saved before and restored after, so the run continues exactly as without it."""
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The step-based training loop owned by the core.
 
 The family owns one optimisation step; this loop owns the rest: devices, seeding, data, cadence
-of logs, sample grids and checkpoints, resuming, and stopping cleanly on Ctrl-C or SIGTERM.
+of logs, sample grids, evaluations and checkpoints, resuming, and stopping cleanly on Ctrl-C or
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from gen.model import Model
 from gen.registry import ModelInfo
 from gen.specs import RunSpec
 from gen.training.checkpoint import (
+    drop_best_after,
     find_checkpoint,
     load_checkpoint,
     rng_state,
+    save_best,
     save_checkpoint,
     set_rng_state,
 )
@@ -107,12 +110,15 @@ class Trainer:
                 f"{self.info.name} is conditional and needs class labels, but the "
                 f"{data.info.name} data has none (for image-folder: one sub-folder per class)"
             )
-        self.run.prepare()
         model = build_model(self.info, self.spec, data.info).to(device)
+        self.run.prepare()
         stream = BatchStream(data, tr.batch_size, tr.seed, device)
         step = self._restore(ckpt, model, stream) if ckpt is not None else 0
-        # Lines logged after the checkpoint (or by a run that died before its first) go.
+        # Lines logged after the checkpoint (or by a run that died before its first) go, and so
+        # does a best.pt from those steps: the run does them again.
         truncate_after(self.run.metrics_path, step)
+        best = drop_best_after(self.run, step)
+        evaluator = self._evaluator(model, best) if tr.eval_every else None
         self._write_run_files(data.info, device)
         log = MetricsLog(self.run.metrics_path, self.run.tensorboard)
         self.console.print(
@@ -149,6 +155,8 @@ class Trainer:
                         tick, images0 = now, stream.images_drawn
                     if step % tr.sample_every == 0:
                         last_sample, sampled_at = self._sample(model, step), step
+                    if evaluator is not None and step % tr.eval_every == 0:
+                        self._evaluate(evaluator, model, stream, data.info, step, log)
                     if checkpoint_now:
                         last_ckpt = self._checkpoint(model, stream, data.info, step)
                         saved_at = step
@@ -183,8 +191,8 @@ class Trainer:
             ) from None
         return int(ckpt["step"])
 
-    def _checkpoint(self, model: Model, stream: BatchStream, info: DataInfo, step: int) -> Path:
-        payload = {
+    def _payload(self, model: Model, stream: BatchStream, info: DataInfo) -> dict[str, Any]:
+        return {
             "model": self.info.name,
             "spec": self.spec.model_dump(mode="json"),
             "data_info": info.as_dict(),
@@ -192,7 +200,30 @@ class Trainer:
             "data": stream.state_dict(),
             "rng": rng_state(),
         }
+
+    def _checkpoint(self, model: Model, stream: BatchStream, info: DataInfo, step: int) -> Path:
+        payload = self._payload(model, stream, info)
         return save_checkpoint(self.run, step, payload, self.spec.train.keep_checkpoints)
+
+    def _evaluator(self, model: Model, best: dict[str, Any] | None):
+        from gen.training.periodic_eval import PeriodicEvaluator  # torchmetrics, extractors
+
+        tr = self.spec.train
+        if best is not None and best.get("metric") != tr.eval_metric:
+            best = None  # scored on another metric: not comparable
+        return PeriodicEvaluator(self.spec, model, None if best is None else best["value"])
+
+    def _evaluate(self, evaluator, model: Model, stream: BatchStream, info: DataInfo, step: int,
+                  log: MetricsLog) -> None:
+        """Score the weights of ``step``; keep them as best.pt if they beat the best so far."""
+        record = evaluator.evaluate(model, step)
+        log.write({"step": step, f"eval_{record['metric']}": record["value"],
+                   "evaluation": record})
+        if evaluator.improves(record["value"]):
+            evaluator.best = record["value"]
+            best = {k: record[k] for k in ("metric", "value", "step", "seed")}
+            best.update({k: record[k] for k in ("extractor", "extractor_hash") if k in record})
+            save_best(self.run, self._payload(model, stream, info), best)
 
     def _sample(self, model: Model, step: int) -> Path:
         # A fixed generator: every grid of a run shows the same latents, and the training RNG

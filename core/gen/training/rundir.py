@@ -2,7 +2,7 @@
 
     RUN/spec.json              the resolved spec (valid input to `gen train --spec`)
     RUN/run.json               model, plugin and versions, data shape
-    RUN/checkpoints/           step-NNNNNN.pt and latest.pt
+    RUN/checkpoints/           step-NNNNNN.pt, latest.pt (and best.pt with train.eval_every)
     RUN/samples/               step-NNNNNN.png grids
     RUN/metrics.jsonl          one JSON object per logged step
 """

@@ -1,0 +1,81 @@
+"""Evaluation during training (``train.eval_every``): a score every so many steps, logged to
+metrics.jsonl, and the best weights kept as ``checkpoints/best.pt``.
+
+GAN runs often get worse late in training, so the last checkpoint is not always the one to keep.
+An evaluation moves no RNG stream (every state is saved before and restored after it; samples
+come from a generator seeded with ``train.seed``) and leaves every module's train/eval mode as it
+found it, so the weights of a run are the same with or without evaluations, and a resumed run
+still equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+from gen.data.datasets import held_out, load_dataset
+from gen.errors import GenError
+from gen.evaluation import HIGHER_IS_BETTER, EvalOptions, Evaluation, build_scorer
+from gen.latent import require_latent
+from gen.model import Model
+from gen.quality import QUALITY_METRICS
+from gen.sampling import LoadedRun
+from gen.specs import RunSpec
+from gen.training.checkpoint import preserved_rng
+
+
+class PeriodicEvaluator:
+    """Scores the model in training on ``train.eval_metric`` and tracks the best score."""
+
+    def __init__(self, spec: RunSpec, model: Model, best: float | None = None):
+        tr = spec.train
+        self.spec = spec
+        self.metric = tr.eval_metric
+        self.best = best
+        _check_applicable(self.metric, model)
+        self.options = EvalOptions(reference="test", n=tr.eval_n, extractor=tr.eval_extractor,
+                                   seed=tr.seed)
+        self.data = load_dataset(held_out(spec.data, "test"))
+        self.scorer = None
+        if self.metric in QUALITY_METRICS:  # fail before training starts, not at the first eval
+            with preserved_rng(), eval_mode(model):
+                self.scorer = build_scorer(self._loaded(model, 0), self.data, self.options)
+
+    def evaluate(self, model: Model, step: int) -> dict[str, Any]:
+        with preserved_rng(), eval_mode(model):
+            ev = Evaluation(self._loaded(model, step), self.data, [self.metric], self.options,
+                            scorer=self.scorer)
+            return ev.run()[0]
+
+    def improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.metric in HIGHER_IS_BETTER else value < self.best
+
+    def _loaded(self, model: Model, step: int) -> LoadedRun:
+        return LoadedRun(model, self.spec, step, checkpoint=None)
+
+
+@contextmanager
+def eval_mode(model: Model):
+    """Every module in eval mode for the block, then each back to the mode it was in."""
+    modes = [(m, m.training) for top in model.modules.values() for m in top.modules()]
+    model.train(False)
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _check_applicable(metric: str, model: Model) -> None:
+    name = model.spec.name
+    if metric in ("nll", "elbo") and model.likelihood is None:
+        raise GenError(
+            f"train.eval_metric={metric}: {name!r} has no likelihood; use fid, kid, precision "
+            "or recall"
+        )
+    if metric == "elbo" and model.likelihood != "lower-bound":
+        raise GenError(f"train.eval_metric=elbo: {name!r} has an exact likelihood; use nll")
+    if metric == "probe":
+        require_latent(model, "train.eval_metric=probe")
