@@ -109,13 +109,7 @@ class Registry:
                 f"plugin {info.plugin!r}: model {info.name!r} must give spec and model as "
                 f"'module:Class' import paths"
             )
-        other = self.models.get(info.name)
-        if other is not None:
-            raise PluginError(
-                f"model name {info.name!r} is registered by two plugins: "
-                f"{other.plugin!r} and {info.plugin!r}"
-            )
-        self.models[info.name] = info
+        _claim(self.models, info, "model")
 
     def add_extractor(self, info: ExtractorInfo) -> None:
         if ":" not in info.extractor:
@@ -123,13 +117,7 @@ class Registry:
                 f"plugin {info.plugin!r}: extractor {info.name!r} must be given as a "
                 f"'module:callable' import path"
             )
-        other = self.extractors.get(info.name)
-        if other is not None:
-            raise PluginError(
-                f"extractor name {info.name!r} is registered by two plugins: "
-                f"{other.plugin!r} and {info.plugin!r}"
-            )
-        self.extractors[info.name] = info
+        _claim(self.extractors, info, "extractor")
 
     def get_extractor(self, name: str) -> ExtractorInfo:
         try:
@@ -165,3 +153,14 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.models)
+
+
+def _claim(table: dict[str, Any], info: Any, what: str) -> None:
+    """Register ``info`` under its name; a name taken by another plugin is an error naming both."""
+    other = table.get(info.name)
+    if other is not None:
+        raise PluginError(
+            f"{what} name {info.name!r} is registered by two plugins: "
+            f"{other.plugin!r} and {info.plugin!r}"
+        )
+    table[info.name] = info

@@ -28,8 +28,8 @@ from torch import nn
 import gen
 from gen_autoregressive.base import AutoregressiveModel, Stepper
 from gen_autoregressive.fast import Conv
-from gen_autoregressive.masks import MaskedConv2d, channel_groups
-from gen_autoregressive.row_lstm import lstm_cell
+from gen_autoregressive.masks import MaskedConv2d
+from gen_autoregressive.row_lstm import RecurrentNet, lstm_cell
 from gen_autoregressive.specs import DiagonalBiLSTMSpec
 
 
@@ -106,29 +106,9 @@ class DiagonalBiLSTMLayer(nn.Module):
         return x + pointwise(self.out, both).permute(0, 3, 1, 2)
 
 
-class DiagonalBiLSTMNet(nn.Module):
-    def __init__(self, channels: int, outputs: int, spec: DiagonalBiLSTMSpec):
-        super().__init__()
-        self.num_classes = None
-        groups = lambda n: channel_groups(n, channels)  # noqa: E731
-        stream = groups(2 * spec.hidden)
-        self.input = MaskedConv2d(groups(channels), stream, 7, "A")
-        self.layers = nn.ModuleList(
-            DiagonalBiLSTMLayer(stream, groups(spec.hidden)) for _ in range(spec.layers)
-        )
-        self.out1 = MaskedConv2d(stream, groups(spec.output_hidden), 1, "B")
-        self.out2 = MaskedConv2d(groups(spec.output_hidden), groups(channels * outputs), 1, "B")
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        a = self.input(x)
-        for layer in self.layers:
-            a = layer(a)
-        return self.out2(F.relu(self.out1(F.relu(a))))
-
-
 class DiagonalBiLSTM(AutoregressiveModel):
     def build_net(self, spec: DiagonalBiLSTMSpec, data: gen.DataInfo, num_classes: int | None):
-        return DiagonalBiLSTMNet(data.channels, self.head.outputs, spec)
+        return RecurrentNet(data.channels, self.head.outputs, spec, DiagonalBiLSTMLayer)
 
     def fast_stepper(self, n: int, labels: torch.Tensor | None) -> Stepper:
         return DiagonalBiLSTMStepper(self, n, labels)

@@ -54,15 +54,19 @@ class RowLSTMLayer(nn.Module):
         return x + self.out(torch.stack(states, dim=2))
 
 
-class RowLSTMNet(nn.Module):
-    def __init__(self, channels: int, outputs: int, spec: RowLSTMSpec):
+class RecurrentNet(nn.Module):
+    """The PixelRNN body shared by Row LSTM and Diagonal BiLSTM (section 3.4 and figure 2): a
+    7x7 mask-A convolution, a stack of recurrent layers made by ``make_layer(stream, hidden)``,
+    then two 1x1 mask-B layers with ReLUs."""
+
+    def __init__(self, channels: int, outputs: int, spec, make_layer):
         super().__init__()
         self.num_classes = None
         groups = lambda n: channel_groups(n, channels)  # noqa: E731
         stream = groups(2 * spec.hidden)
         self.input = MaskedConv2d(groups(channels), stream, 7, "A")
         self.layers = nn.ModuleList(
-            RowLSTMLayer(stream, groups(spec.hidden), spec.kernel) for _ in range(spec.layers)
+            make_layer(stream, groups(spec.hidden)) for _ in range(spec.layers)
         )
         self.out1 = MaskedConv2d(stream, groups(spec.output_hidden), 1, "B")
         self.out2 = MaskedConv2d(groups(spec.output_hidden), groups(channels * outputs), 1, "B")
@@ -76,7 +80,10 @@ class RowLSTMNet(nn.Module):
 
 class RowLSTM(AutoregressiveModel):
     def build_net(self, spec: RowLSTMSpec, data: gen.DataInfo, num_classes: int | None):
-        return RowLSTMNet(data.channels, self.head.outputs, spec)
+        return RecurrentNet(
+            data.channels, self.head.outputs, spec,
+            lambda stream, hidden: RowLSTMLayer(stream, hidden, spec.kernel),
+        )
 
     def fast_stepper(self, n: int, labels: torch.Tensor | None) -> Stepper:
         return RowLSTMStepper(self, n, labels)
