@@ -86,3 +86,16 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path, gen_cli):
     assert out.returncode == 1 and "is of model 'dcgan', not 'toy'" in out.stderr
     assert "Traceback" not in out.stderr
     assert CheckpointError.exit_code == 1
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, gen_cli):
+    run = tmp_path / "run"
+    out = gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=20",
+                  "--set", "train.checkpoint_every=5", "--set", "train.log_every=100",
+                  "--set", "model.explode_at=7")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "step 10: loss 'd_loss' is nan (non-finite); training stopped" in out.stderr
+    assert "step-000005.pt" in out.stderr
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert latest["step"] == 5
+    assert all(torch.isfinite(t).all() for t in latest["state"]["modules"]["generator"].values())

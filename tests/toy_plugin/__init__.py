@@ -13,6 +13,7 @@ class ToySpec(gen.ModelSpec):
     latent_dim: int = Field(4, gt=0)
     hidden: int = Field(16, gt=0)
     lr: float = Field(1e-2, gt=0)
+    explode_at: int | None = Field(None, description="tests: weights become NaN at this step")
     data_defaults: ClassVar[dict] = {"image_size": 8, "limit": 256}
 
 

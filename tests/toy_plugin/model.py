@@ -41,4 +41,9 @@ class Toy(gen.AdversarialModel):
         self.optimizers["generator"].zero_grad()
         g_loss.backward()
         self.optimizers["generator"].step()
+        self.steps = getattr(self, "steps", 0) + 1
+        if self.steps == self.spec.explode_at:
+            with torch.no_grad():
+                for p in self.generator.parameters():
+                    p.fill_(float("nan"))
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}

@@ -161,6 +161,7 @@ class Trainer:
                         last_ckpt = self._checkpoint(model, stream, data.info, step)
                         saved_at = step
             if saved_at != step:
+                _check_finite(losses, step, last_ckpt)
                 last_ckpt = self._checkpoint(model, stream, data.info, step)
             if sampled_at != step:
                 last_sample = self._sample(model, step)
