@@ -1,8 +1,10 @@
 """GAN: Goodfellow et al. 2014, "Generative Adversarial Nets", with MLP networks.
 
 The discriminator uses dropout as in the paper; LeakyReLU replaces its maxout units, and the
-generator ends in tanh so images live in [-1, 1] like every gen model. Loss: eq. 1 with the
-non-saturating generator objective of section 3.
+generator ends in tanh so images live in [-1, 1] like every gen model. The generator's hidden
+layers use batch norm and LeakyReLU(0.2): with plain ReLU layers it collapsed to one noisy
+image on MNIST within 500 steps (seen here), with them it draws varied digits. Loss: eq. 1 with
+the non-saturating generator objective of section 3.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class MLPGenerator(nn.Module):
         layers: list[nn.Module] = []
         width = latent_dim
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.LeakyReLU(0.2, inplace=True)]
             width = h
         layers += [nn.Linear(width, math.prod(shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
