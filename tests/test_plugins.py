@@ -109,3 +109,14 @@ def test_model_info_loads_classes_lazily_with_clear_errors():
     assert info.model_class() is gen.DataSpec
     with pytest.raises(PluginError, match="plugin 'p': cannot import the spec class"):
         info.spec_class()
+
+
+def test_disabled_plugins_are_recorded_and_never_imported(monkeypatch):
+    plugin_module(monkeypatch, "kept_plugin", gen_register_models=registers("kept"))
+    monkeypatch.setenv("GEN_DISABLE_PLUGINS", "off, other")
+    plugins = discover([entry_point("kept", "kept_plugin"),
+                        entry_point("off", "module_that_would_fail_to_import_xyz")])
+    assert list(plugins.registry.models) == ["kept"]
+    off = next(r for r in plugins.records if r.name == "off")
+    assert off.as_dict()["status"] == "disabled" and off.error is None
+    assert not plugins.broken

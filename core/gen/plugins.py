@@ -36,16 +36,21 @@ class PluginRecord:
     extractors: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
+    disabled: bool = False  # named in $GEN_DISABLE_PLUGINS: never imported
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def status(self) -> str:
+        return "disabled" if self.disabled else "ok" if self.ok else "broken"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
-            "status": "ok" if self.ok else "broken",
+            "status": self.status,
             "models": self.models,
             "extractors": self.extractors,
             "error": self.error,
@@ -110,8 +115,7 @@ class Plugins:
         )
 
     def add_entry_point(self, ep: metadata.EntryPoint) -> PluginRecord:
-        version = ep.dist.version if getattr(ep, "dist", None) is not None else "?"
-        return self._import_and_add(ep.load, ep.name, ep.value, version)
+        return self._import_and_add(ep.load, ep.name, ep.value, _version(ep))
 
     def add_module(self, module: str) -> PluginRecord:
         return self._import_and_add(
@@ -169,16 +173,25 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugi
     """Load the core's own plugin and every installed plugin into a fresh `Plugins`, then the
     modules named in ``$GEN_PLUGINS`` (comma-separated), which lets a plugin be tried or tested
     before it is packaged. Given ``entry_points`` replace both the core's plugin and the
-    installed ones, so a test controls the whole set."""
+    installed ones, so a test controls the whole set. Plugins named in
+    ``$GEN_DISABLE_PLUGINS`` (comma-separated) are recorded as disabled and never imported."""
     plugins = Plugins()
+    disabled = {n.strip() for n in os.environ.get("GEN_DISABLE_PLUGINS", "").split(",")}
     if entry_points is None:
         plugins.add_core()
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
     for ep in sorted(eps, key=lambda e: e.name):
-        plugins.add_entry_point(ep)
+        if ep.name in disabled:
+            plugins.records.append(PluginRecord(ep.name, _version(ep), disabled=True))
+        else:
+            plugins.add_entry_point(ep)
     for module in filter(None, os.environ.get("GEN_PLUGINS", "").split(",")):
         plugins.add_module(module.strip())
     return plugins
+
+
+def _version(ep: metadata.EntryPoint) -> str:
+    return ep.dist.version if getattr(ep, "dist", None) is not None else "?"
 
 
 _default: Plugins | None = None

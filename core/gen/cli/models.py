@@ -49,8 +49,8 @@ def plugins(as_json: bool, verbose: bool) -> None:
         return
     table = Table("plugin", "version", "status", "provides / error", box=None)
     for r in records:
-        status = Text("ok") if r.ok else Text("broken", style="red")
-        table.add_row(r.name, r.version, status, Text(_provides(r) if r.ok else r.error))
+        status = Text(r.status, style="red" if r.status == "broken" else "")
+        table.add_row(r.name, r.version, status, Text(r.error or _provides(r)))
     Console().print(table if records else "no plugins installed")
     for r in records:
         if verbose and not r.ok:
