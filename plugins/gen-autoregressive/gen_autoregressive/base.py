@@ -82,6 +82,30 @@ class Stepper:
         """Called once row ``i`` is complete (caches that work row by row update here)."""
 
 
+class CachedStepper(Stepper):
+    """Shared by the cached samplers of networks that start with a masked input convolution
+    and end with two 1x1 output layers: the padded input image, and the output head evaluated
+    at the one position being sampled."""
+
+    def __init__(self, model: AutoregressiveModel, n: int, labels: torch.Tensor | None):
+        from gen_autoregressive.fast import Conv
+
+        super().__init__(model, n, labels)
+        net = model.net
+        self.shape = (n, model.data.channels, model.head.outputs)
+        self.input = Conv(net.input)
+        self.image = self.input.buffer(n, model.data.image_size, self.x)
+        self.out1, self.out2 = Conv(net.out1), Conv(net.out2)
+
+    def head(self, a: torch.Tensor, c: int) -> torch.Tensor:
+        out = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(a))))
+        return out.view(self.shape)[:, c]
+
+    def commit(self, i: int, j: int, c: int, value: torch.Tensor) -> None:
+        super().commit(i, j, c, value)
+        self.image[:, c, i + self.input.kh // 2, j + self.input.kw // 2] = value
+
+
 class AutoregressiveModel(gen.Model):
     """Base of the family: ``build_net`` returns the network; a model with a fast sampler
     overrides ``fast_stepper``."""

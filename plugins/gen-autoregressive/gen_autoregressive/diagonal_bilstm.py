@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import gen
-from gen_autoregressive.base import AutoregressiveModel, Stepper
+from gen_autoregressive.base import AutoregressiveModel, CachedStepper, Stepper
 from gen_autoregressive.fast import Conv
 from gen_autoregressive.masks import MaskedConv2d
 from gen_autoregressive.row_lstm import RecurrentNet, lstm_cell
@@ -114,7 +114,7 @@ class DiagonalBiLSTM(AutoregressiveModel):
         return DiagonalBiLSTMStepper(self, n, labels)
 
 
-class DiagonalBiLSTMStepper(Stepper):
+class DiagonalBiLSTMStepper(CachedStepper):
     """Cached sampling in image coordinates. Unskewed, the left-to-right LSTM is the recurrence
     state(r, j) = LSTM(input(r, j), h(r - 1, j), h(r, j - 1), c(r, j - 1)): one update per
     layer per sub-pixel. The right-to-left states of row r need the whole row; they are only
@@ -124,9 +124,6 @@ class DiagonalBiLSTMStepper(Stepper):
     def __init__(self, model: DiagonalBiLSTM, n: int, labels: torch.Tensor | None):
         super().__init__(model, n, labels)
         net, size = model.net, model.data.image_size
-        self.shape = (n, model.data.channels, model.head.outputs)
-        self.input = Conv(net.input)
-        self.image = self.input.buffer(n, size, self.x)
         self.layers = []
         for layer in net.layers:
             row = self.x.new_zeros(n, size + 1, layer.hidden)
@@ -137,7 +134,6 @@ class DiagonalBiLSTMStepper(Stepper):
                 "above": row, "h": row.clone(), "c": row.clone(),  # left-to-right, at j + 1
                 "right": row.clone(),  # right-to-left states of the row above, at j
             })
-        self.out1, self.out2 = Conv(net.out1), Conv(net.out2)
 
     def logits(self, i: int, j: int, c: int) -> torch.Tensor:
         a = self.input.at(self.image, i, j)
@@ -150,12 +146,7 @@ class DiagonalBiLSTMStepper(Stepper):
             h, cell = lstm_cell(gates, st["c"][:, j], dim=-1)
             st["h"][:, j + 1], st["c"][:, j + 1] = h, cell
             a = a + st["out"].pointwise(h + st["right"][:, j])
-        out = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(a))))
-        return out.view(self.shape)[:, c]
-
-    def commit(self, i: int, j: int, c: int, value: torch.Tensor) -> None:
-        super().commit(i, j, c, value)
-        self.image[:, c, i + self.input.kh // 2, j + self.input.kw // 2] = value
+        return self.head(a, c)
 
     def end_row(self, i: int) -> None:
         for st in self.layers:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import gen
-from gen_autoregressive.base import AutoregressiveModel, Stepper
+from gen_autoregressive.base import AutoregressiveModel, CachedStepper, Stepper
 from gen_autoregressive.fast import Conv, write
 from gen_autoregressive.masks import MaskedConv2d, channel_groups
 from gen_autoregressive.specs import PixelCNNSpec
@@ -62,7 +62,7 @@ class PixelCNN(AutoregressiveModel):
         return PixelCNNStepper(self, n, labels)
 
 
-class PixelCNNStepper(Stepper):
+class PixelCNNStepper(CachedStepper):
     """Cached sampling: every layer evaluated at the one position being sampled, reading the
     cached inputs of the 7x7 and 3x3 convolutions (Ramachandran et al. 2017). One column of
     the network per sub-pixel instead of the whole image."""
@@ -70,21 +70,12 @@ class PixelCNNStepper(Stepper):
     def __init__(self, model: PixelCNN, n: int, labels: torch.Tensor | None):
         super().__init__(model, n, labels)
         net, size = model.net, model.data.image_size
-        self.shape = (n, model.data.channels, model.head.outputs)
-        self.input = Conv(net.input)
-        self.image = self.input.buffer(n, size, self.x)
         self.blocks = [(Conv(b.reduce), Conv(b.conv), Conv(b.expand)) for b in net.blocks]
         self.cache = [conv.buffer(n, size, self.x) for _, conv, _ in self.blocks]
-        self.out1, self.out2 = Conv(net.out1), Conv(net.out2)
 
     def logits(self, i: int, j: int, c: int) -> torch.Tensor:
         a = self.input.at(self.image, i, j)
         for (reduce, conv, expand), cache in zip(self.blocks, self.cache, strict=True):
             write(cache, conv, i, j, F.relu(reduce.pointwise(F.relu(a))))
             a = a + expand.pointwise(F.relu(conv.at(cache, i, j)))
-        out = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(a))))
-        return out.view(self.shape)[:, c]
-
-    def commit(self, i: int, j: int, c: int, value: torch.Tensor) -> None:
-        super().commit(i, j, c, value)
-        self.image[:, c, i + self.input.kh // 2, j + self.input.kw // 2] = value
+        return self.head(a, c)

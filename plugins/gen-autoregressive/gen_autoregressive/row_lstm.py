@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import gen
-from gen_autoregressive.base import AutoregressiveModel, Stepper
+from gen_autoregressive.base import AutoregressiveModel, CachedStepper, Stepper
 from gen_autoregressive.fast import Conv, write
 from gen_autoregressive.masks import MaskedConv2d, channel_groups
 from gen_autoregressive.specs import RowLSTMSpec
@@ -89,16 +89,13 @@ class RowLSTM(AutoregressiveModel):
         return RowLSTMStepper(self, n, labels)
 
 
-class RowLSTMStepper(Stepper):
+class RowLSTMStepper(CachedStepper):
     """Row-wise state carrying: each layer keeps the previous row's states (h, c) and
     K_ss * h_{r-1}; a sub-pixel then costs one LSTM update per layer at its own position."""
 
     def __init__(self, model: RowLSTM, n: int, labels: torch.Tensor | None):
         super().__init__(model, n, labels)
         net, size = model.net, model.data.image_size
-        self.shape = (n, model.data.channels, model.head.outputs)
-        self.input = Conv(net.input)
-        self.image = self.input.buffer(n, size, self.x)
         self.layers = []
         for layer in net.layers:
             state = self.x.new_zeros(n, layer.hidden, size)
@@ -110,7 +107,6 @@ class RowLSTMStepper(Stepper):
                 "h_new": state.clone(), "c_new": state.clone(),  # the row being sampled
                 "ss": layer.state_to_state(state),
             })
-        self.out1, self.out2 = Conv(net.out1), Conv(net.out2)
 
     def logits(self, i: int, j: int, c: int) -> torch.Tensor:
         a = self.input.at(self.image, i, j)
@@ -120,12 +116,7 @@ class RowLSTMStepper(Stepper):
             h, cell = lstm_cell(gates, st["c"][:, :, j])
             st["h_new"][:, :, j], st["c_new"][:, :, j] = h, cell
             a = a + st["out"].pointwise(h)
-        out = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(a))))
-        return out.view(self.shape)[:, c]
-
-    def commit(self, i: int, j: int, c: int, value: torch.Tensor) -> None:
-        super().commit(i, j, c, value)
-        self.image[:, c, i + self.input.kh // 2, j + self.input.kw // 2] = value
+        return self.head(a, c)
 
     def end_row(self, i: int) -> None:
         for st in self.layers:
