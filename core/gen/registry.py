@@ -47,13 +47,7 @@ class ModelInfo:
         return self._load(self.model, "model")
 
     def _load(self, path: str, what: str) -> type:
-        try:
-            return import_object(path)
-        except Exception as exc:
-            raise PluginError(
-                f"plugin {self.plugin!r}: cannot import the {what} class of model "
-                f"{self.name!r} from {path!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+        return _import_for(self.plugin, f"the {what} class of model {self.name!r}", path)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,13 +71,7 @@ class ExtractorInfo:
     version: str = "?"
 
     def builder(self) -> Any:
-        try:
-            return import_object(self.extractor)
-        except Exception as exc:
-            raise PluginError(
-                f"plugin {self.plugin!r}: cannot import extractor {self.name!r} from "
-                f"{self.extractor!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+        return _import_for(self.plugin, f"extractor {self.name!r}", self.extractor)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "plugin": self.plugin, "version": self.version,
@@ -164,3 +152,13 @@ def _claim(table: dict[str, Any], info: Any, what: str) -> None:
             f"{other.plugin!r} and {info.plugin!r}"
         )
     table[info.name] = info
+
+
+def _import_for(plugin: str, what: str, path: str) -> Any:
+    """Import a plugin's lazily named object; a failure is a PluginError naming all three."""
+    try:
+        return import_object(path)
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {plugin!r}: cannot import {what} from {path!r}: {type(exc).__name__}: {exc}"
+        ) from exc
