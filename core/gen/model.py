@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gen.data.info import DataInfo
+from gen.runtime import Runtime
 from gen.specs import ModelSpec
 
 
@@ -30,15 +31,21 @@ NextBatch = Callable[[], Batch]
 
 class Model(abc.ABC):
     """Base class of every family. Subclasses fill ``self.modules`` and ``self.optimizers`` in
-    ``__init__``; everything in them is moved to the device and saved in checkpoints.
+    ``__init__``; everything in them is moved to the device and saved in checkpoints. Each
+    update goes through `optimize`, which the core's runtime turns into mixed-precision and
+    multi-process updates.
 
     ``likelihood`` says what ``log_prob(x, y=None)`` (per image, in nats) returns, if the family
     has one: ``"exact"`` (autoregressive models) or ``"lower-bound"`` (the ELBO of a VAE, which
     then also offers ``iw_log_prob`` for an importance-weighted estimate; see
     `gen.protocols.LatentVariableModel`). ``gen evaluate`` reads it to choose its metrics.
+    ``eager_modules`` names the modules ``train.compile`` must not compile.
     """
 
     likelihood: ClassVar[Literal["exact", "lower-bound"] | None] = None
+    # Modules `train.compile` leaves eager: those torch.compile cannot train (a network
+    # differentiated twice, say).
+    eager_modules: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, spec: ModelSpec, data: DataInfo):
         self.spec = spec
@@ -46,6 +53,13 @@ class Model(abc.ABC):
         self.device = torch.device("cpu")
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.runtime = Runtime()
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Minimise ``loss`` by one step of ``self.optimizers[name]``: zero the gradients,
+        backward, then step. Call this rather than ``backward()``/``step()``: the trainer's
+        runtime adds loss scaling (fp16) and averages gradients over processes here."""
+        self.runtime.optimize(name, self.optimizers[name], loss)
 
     @abc.abstractmethod
     def train_step(self, next_batch: NextBatch) -> dict[str, torch.Tensor]:
@@ -69,6 +83,7 @@ class Model(abc.ABC):
         """Move every module to ``device``. Call before the first step: optimizers keep their
         parameters (moved in place) but not state created on another device."""
         self.device = torch.device(device)
+        self.runtime.device = self.device
         for module in self.modules.values():
             module.to(self.device)
         return self

@@ -154,6 +154,18 @@ class TrainSpec(StrictSpec):
         "lenet", description="feature extractor for fid, kid, precision and recall"
     )
     out: str | None = Field(None, description="run directory; default runs/<model>-<dataset>")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32, or autocast to bf16 or fp16 (fp16 adds loss scaling); "
+        "bf16 pays off on GPUs with bf16 tensor cores, rarely on CPUs"
+    )
+    compile: bool = Field(
+        False, description="torch.compile every network of the model (the first steps then "
+        "take longer while kernels are built)"
+    )
+    channels_last: bool = Field(
+        False, description="keep images and conv weights in channels-last memory order, the "
+        "layout GPU tensor cores prefer for convolutions"
+    )
 
     @field_validator("device")
     @classmethod
@@ -174,7 +186,8 @@ class RunSpec(StrictSpec):
 # Train settings that may change when a run is resumed (its length and cadence, not its maths).
 RESUMABLE_OVERRIDES = (
     "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.device", "train.eval_every",
+    "train.keep_checkpoints", "train.device", "train.eval_every", "train.compile",
+    "train.channels_last",
 )
 
 

@@ -30,9 +30,7 @@ class ToyDensity(gen.Model):
     def train_step(self, next_batch):
         images, _ = next_batch()
         loss = -self.log_prob(images).mean()
-        self.optimizers["net"].zero_grad()
-        loss.backward()
-        self.optimizers["net"].step()
+        self.optimize("net", loss)
         return {"nll": loss.detach()}
 
     def sample(self, n, labels=None, generator=None):

@@ -34,13 +34,9 @@ class Toy(gen.AdversarialModel):
         fake = self.generator(self.latent(images.shape[0]))
         d_loss = ((self.discriminator(images) - 1) ** 2).mean() + (
             self.discriminator(fake.detach()) ** 2).mean()
-        self.optimizers["discriminator"].zero_grad()
-        d_loss.backward()
-        self.optimizers["discriminator"].step()
+        self.optimize("discriminator", d_loss)
         g_loss = ((self.discriminator(fake) - 1) ** 2).mean()
-        self.optimizers["generator"].zero_grad()
-        g_loss.backward()
-        self.optimizers["generator"].step()
+        self.optimize("generator", g_loss)
         self.steps = getattr(self, "steps", 0) + 1
         if self.steps == self.spec.explode_at:
             with torch.no_grad():

@@ -56,9 +56,7 @@ class ToyVAE(gen.Model):
     def train_step(self, next_batch):
         images, _ = next_batch()
         loss = -self.log_prob(images).mean()
-        self.optimizers["vae"].zero_grad()
-        loss.backward()
-        self.optimizers["vae"].step()
+        self.optimize("vae", loss)
         return {"loss": loss.detach()}
 
     def sample(self, n, labels=None, generator=None):

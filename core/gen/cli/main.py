@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from gen.cli import encode, evaluate, models, sample, train
 from gen.errors import GenError
+from gen.launch import launched_world_size
 
 
 class GenGroup(click.Group):
@@ -15,7 +18,8 @@ class GenGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GenError as exc:
-            click.secho("error: ", fg="red", bold=True, err=True, nl=False)
+            where = "" if launched_world_size() == 1 else f"[rank {os.environ.get('RANK')}] "
+            click.secho(f"{where}error: ", fg="red", bold=True, err=True, nl=False)
             click.echo(str(exc), err=True)
             ctx.exit(exc.exit_code)
 

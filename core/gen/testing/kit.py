@@ -44,6 +44,19 @@ def train_tiny(info: ModelInfo, spec: specs.RunSpec, out: Path, resume: bool = F
     return Trainer(info, spec, RunDir(out), show_progress=False).train(resume=resume)
 
 
+def _tiny_model(info: ModelInfo, tiny: dict[str, Any]):
+    """A freshly built tiny model on the CPU and a batch stream over its tiny data."""
+    from gen.data.datasets import load_dataset
+    from gen.data.loader import BatchStream
+    from gen.training.loop import build_model, seed_everything
+
+    spec = tiny_spec(info, tiny)
+    seed_everything(spec.train.seed)
+    data = load_dataset(spec.data)
+    model = build_model(info, spec, data.info).to("cpu")
+    return model, BatchStream(data, spec.train.batch_size, spec.train.seed, model.device)
+
+
 class ModelConformance:
     """Subclass with ``model`` (a registered name), ``plugin_module`` (the import name of the
     plugin) and ``tiny`` (dotted-path overrides that make the model small enough for a CPU test).
@@ -124,6 +137,46 @@ class ModelConformance:
         for name in b:
             for key, tensor in b[name].items():
                 assert torch.equal(a[name][key], tensor), f"{name}.{key} differs after resume"
+
+    def test_updates_go_through_optimize(self, info):
+        """Every optimizer step of ``train_step`` goes through `Model.optimize`, where the core
+        adds loss scaling and averages gradients over processes; a step taken directly would
+        silently train each process of a multi-process run on its own."""
+        model, stream = _tiny_model(info, self.tiny)
+        through, outside, inside = [], [], [False]
+        optimize = model.runtime.optimize
+
+        def spy(name, optimizer, loss):
+            through.append(name)
+            inside[0] = True
+            try:
+                optimize(name, optimizer, loss)
+            finally:
+                inside[0] = False
+
+        model.runtime.optimize = spy
+        for name, opt in model.optimizers.items():
+            opt.register_step_pre_hook(
+                lambda *_, name=name: None if inside[0] else outside.append(name)
+            )
+        model.train_step(stream)
+        assert not outside, f"optimizers {outside} stepped without self.optimize(name, loss)"
+        assert set(through) == set(model.optimizers), (
+            f"train_step updated {sorted(set(through))} of {sorted(model.optimizers)}"
+        )
+
+    @pytest.mark.parametrize("precision", ["bf16", "fp16"])
+    def test_mixed_precision_step_is_finite(self, info, precision):
+        """One step under autocast (and fp16 loss scaling) runs and returns finite losses."""
+        import torch
+
+        from gen.runtime import Runtime
+
+        model, stream = _tiny_model(info, self.tiny)
+        model.runtime = Runtime("cpu", precision)
+        with model.runtime.autocast():
+            losses = model.train_step(stream)
+        assert losses and all(torch.isfinite(v).all() for v in losses.values()), losses
 
     def test_samples_have_shape_and_range(self, info, tiny_run):
         import torch

@@ -166,10 +166,7 @@ class AutoregressiveModel(gen.Model):
     def train_step(self, next_batch: gen.NextBatch) -> dict[str, torch.Tensor]:
         images, labels = next_batch()
         nll = -self.log_prob(images, labels if self.conditional else None).mean()
-        opt = self.optimizers["net"]
-        opt.zero_grad(set_to_none=True)
-        nll.backward()
-        opt.step()
+        self.optimize("net", nll)
         nll = nll.detach()
         return {"nll": nll, "bits_per_dim": nll / (self.dims * math.log(2))}
 

@@ -65,14 +65,14 @@ class TwoPlayerGAN(gen.AdversarialModel):
             with torch.set_grad_enabled(reuse):
                 fake = self.generator(self.latent(images.shape[0]), labels)
             d_loss, d_logs = self.critic_loss(images, fake.detach(), labels)
-            _minimise(self.optimizers["discriminator"], d_loss)
+            self.optimize("discriminator", d_loss)
             self.after_critic_step()
 
         if not reuse:
             fake = self.generator(self.latent(images.shape[0]), labels)
         with _frozen(self.discriminator):  # weight gradients for G only
             g_loss, g_logs = self.generator_loss(fake, labels)
-            _minimise(self.optimizers["generator"], g_loss)
+            self.optimize("generator", g_loss)
         if "generator_ema" in self.modules:
             ema.update(self.modules["generator_ema"], self.generator, self.spec.ema_decay)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **d_logs, **g_logs}
@@ -81,12 +81,6 @@ class TwoPlayerGAN(gen.AdversarialModel):
     def sampler(self) -> nn.Module:
         """The generator `sample` uses: the weight average when there is one."""
         return self.modules.get("generator_ema", self.generator)
-
-
-def _minimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
 
 
 @contextmanager

@@ -25,6 +25,10 @@ from gen_gan.wgan import WGAN
 
 
 class WGANGP(WGAN):
+    # The penalty differentiates through the critic twice, which torch.compile's autograd
+    # does not support (measured on torch 2.11): the critic stays eager.
+    eager_modules = frozenset({"discriminator"})
+
     def build_discriminator(self, spec: WGANGPSpec, data: gen.DataInfo) -> nn.Module:
         return DCGANDiscriminator(data.channels, data.image_size, spec.d_features,
                                   norm=spec.critic_norm)

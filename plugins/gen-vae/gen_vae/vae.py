@@ -68,10 +68,7 @@ class VAE(gen.Model):
         images, labels = next_batch()
         log_px, kl = self.elbo_terms(images, labels)
         loss = -(log_px - self.spec.beta * kl).mean()
-        opt = self.optimizers["vae"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimize("vae", loss)
         log_px, kl = log_px.detach(), kl.detach()
         return {
             "loss": loss.detach(),

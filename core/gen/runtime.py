@@ -1,0 +1,73 @@
+"""How a model's optimisation steps run: numeric precision and data parallelism.
+
+Families call `Model.optimize(name, loss)` instead of ``backward()`` and ``step()`` themselves,
+so the core can add loss scaling and gradient averaging without any family knowing about
+either. The default runtime is plain fp32 in one process.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+if TYPE_CHECKING:
+    from gen.distributed import World
+
+Precision = Literal["fp32", "bf16", "fp16"]
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Runtime:
+    """Precision and parallelism of one training run.
+
+    bf16 and fp16 autocast the forward passes of each step; fp16 also scales each loss before
+    its backward pass, one scaler per optimizer (a GAN's two losses differ in scale), and skips
+    a step whose gradients overflowed, as `torch.amp.GradScaler` does.
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", precision: Precision = "fp32",
+                 world: World | None = None):
+        self.device = torch.device(device)
+        self.precision = precision
+        self.world = world
+        self._scalers: dict[str, torch.amp.GradScaler] = {}
+
+    def autocast(self) -> AbstractContextManager:
+        if self.precision == "fp32":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=_DTYPES[self.precision])
+
+    def optimize(self, name: str, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One update of ``optimizer`` on ``loss``: zero, backward, average, (unscale,) step."""
+        optimizer.zero_grad(set_to_none=True)
+        scaler = self._scaler(name)
+        # Backward outside autocast: its ops take the dtypes the forward pass chose.
+        with torch.autocast(self.device.type, enabled=False):
+            (loss if scaler is None else scaler.scale(loss)).backward()
+        if self.world is not None:
+            # Before the scaler's overflow check, so every rank sees the same gradients and
+            # takes (or skips) the same step.
+            self.world.average_gradients(optimizer)
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
+
+    def _scaler(self, name: str) -> torch.amp.GradScaler | None:
+        if self.precision != "fp16":
+            return None
+        if name not in self._scalers:
+            self._scalers[name] = torch.amp.GradScaler(self.device.type)
+        return self._scalers[name]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scalers": {k: s.state_dict() for k, s in self._scalers.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, scaler_state in state.get("scalers", {}).items():
+            scaler = self._scaler(name)
+            if scaler is not None:
+                scaler.load_state_dict(scaler_state)
