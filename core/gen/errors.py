@@ -53,3 +53,16 @@ class CheckpointError(GenError):
 
 class TrainingError(GenError):
     """Training cannot go on (for example a non-finite loss)."""
+
+
+class WriteError(GenError, OSError):
+    """A file gen could not write: a full disk, a read-only folder. Also an `OSError` (with the
+    original errno), so code that already handles OS errors keeps handling it."""
+
+    def __init__(self, path: object, exc: OSError):
+        super().__init__(exc.errno, exc.strerror, str(path))
+        reason = exc.strerror or str(exc)
+        self.message = f"cannot write {path}: {reason[:1].lower()}{reason[1:]}"
+
+    def __str__(self) -> str:
+        return self.message

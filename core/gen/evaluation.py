@@ -20,7 +20,7 @@ import torch
 
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
-from gen.errors import GenError
+from gen.errors import GenError, WriteError
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.metrics.likelihood import negative_log_likelihood
@@ -158,8 +158,9 @@ def check_metrics(metrics: list[str]) -> None:
 
 
 def evaluate(loaded: LoadedRun, run_dir: Path, metrics: list[str],
-             options: EvalOptions | None = None) -> list[dict[str, Any]]:
-    """Score ``loaded`` on ``metrics`` and append the records to the run's metrics.jsonl."""
+             options: EvalOptions | None = None, record: bool = True) -> list[dict[str, Any]]:
+    """Score ``loaded`` on ``metrics`` and (unless ``record`` is false, for a caller that shows
+    the results first) append the records to the run's metrics.jsonl."""
     options = options or EvalOptions()
     check_metrics(metrics)
     model = loaded.model
@@ -168,10 +169,21 @@ def evaluate(loaded: LoadedRun, run_dir: Path, metrics: list[str],
     if options.reference not in ("test", "train"):
         options = replace(options, reference=str(Path(options.reference).expanduser().resolve()))
     records = Evaluation(loaded, load_dataset(spec), metrics, options).run()
-    log = MetricsLog(RunDir(Path(run_dir)).metrics_path)
-    try:
-        for record in records:
-            log.write({"step": loaded.step, "evaluation": record})
-    finally:
-        log.close()
+    if record:
+        record_evaluations(run_dir, loaded.step, records)
     return records
+
+
+def record_evaluations(run_dir: Path, step: int, records: list[dict[str, Any]]) -> None:
+    """Append ``records`` to the run's metrics.jsonl; a run on read-only storage (or a full
+    disk) is a `WriteError` naming the file."""
+    path = RunDir(Path(run_dir)).metrics_path
+    try:
+        log = MetricsLog(path)
+        try:
+            for record in records:
+                log.write({"step": step, "evaluation": record})
+        finally:
+            log.close()
+    except OSError as exc:
+        raise WriteError(path, exc) from exc

@@ -6,10 +6,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from gen.errors import WriteError
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, flush it to disk, then rename it
-    over ``path``. On any failure (a full disk, say) ``path`` keeps its previous content."""
+    over ``path``. On any failure (a full disk, say) ``path`` keeps its previous content, no
+    temporary file is left, and an OS error becomes a `WriteError` naming ``path``."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
@@ -17,6 +20,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -158,10 +158,10 @@ class Plugins:
                     f"{taken[info.name].plugin!r} and {name!r}"
                 )
 
-    @staticmethod
-    def _broken(record: PluginRecord, error: str) -> PluginRecord:
+    def _broken(self, record: PluginRecord, error: str) -> PluginRecord:
         record.error = error
         record.traceback = traceback.format_exc()
+        self.registry.unloaded[record.name] = "broken (`gen plugins` says why)"
         return record
 
     @property
@@ -183,6 +183,7 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugi
     for ep in sorted(eps, key=lambda e: e.name):
         if ep.name in disabled:
             plugins.records.append(PluginRecord(ep.name, _version(ep), disabled=True))
+            plugins.registry.unloaded[ep.name] = "disabled by GEN_DISABLE_PLUGINS"
         else:
             plugins.add_entry_point(ep)
     for module in filter(None, os.environ.get("GEN_PLUGINS", "").split(",")):

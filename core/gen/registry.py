@@ -85,6 +85,9 @@ class Registry:
 
     models: dict[str, ModelInfo] = field(default_factory=dict)
     extractors: dict[str, ExtractorInfo] = field(default_factory=dict)
+    # Plugins that registered nothing, and why ("disabled by ...", "broken: ..."): a model
+    # that seems unknown may belong to one of them.
+    unloaded: dict[str, str] = field(default_factory=dict)
 
     def add(self, info: ModelInfo) -> None:
         if info.kind not in KINDS:
@@ -126,15 +129,16 @@ class Registry:
             raise UnknownModelError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
+        unloaded = "".join(f" Plugin {p!r} is {why}." for p, why in sorted(self.unloaded.items()))
         if not self.models:
             return (
-                f"unknown model {name!r}: no model plugins are installed "
-                "(try `pip install gen-gan`)"
+                f"unknown model {name!r}: no model plugins are loaded "
+                f"(try `pip install gen-gan`).{unloaded}"
             )
         names = sorted(self.models)
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown model {name!r}.{hint} Installed models: {', '.join(names)}."
+        return f"unknown model {name!r}.{hint} Installed models: {', '.join(names)}.{unloaded}"
 
     def __iter__(self):
         return iter(sorted(self.models.values(), key=lambda m: (m.plugin, m.name)))

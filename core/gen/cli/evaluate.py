@@ -23,7 +23,8 @@ METRIC_HELP = (
 @click.option("--metrics", default="nll", show_default=True, help=METRIC_HELP)
 @click.option("--reference", "--split", "reference", default="test", show_default=True,
               help="The real images: 'test' or 'train' (the run's data set) or a folder of "
-              "images.")
+              "images, read like the run's data (same channels, image size and binarisation: "
+              "converted where they differ).")
 @click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Generated images for fid/kid/precision/recall (and at most as many "
               "reference images).")
@@ -46,7 +47,12 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
              extractor_weights: str | None, iw_samples: int, batch_size: int, limit: int | None,
              checkpoint: str, seed: int, device: str, as_json: bool) -> None:
     """Score a run's weights; results are also appended to metrics.jsonl."""
-    from gen.evaluation import METRICS, EvalOptions, evaluate  # imports torch
+    from gen.evaluation import (  # imports torch
+        METRICS,
+        EvalOptions,
+        evaluate,
+        record_evaluations,
+    )
     from gen.quality import QUALITY_METRICS
     from gen.sampling import load_run
 
@@ -63,11 +69,16 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
     options = EvalOptions(reference=reference, n=num, extractor=extractor,
                           extractor_weights=extractor_weights, iw_samples=iw_samples,
                           batch_size=batch_size, limit=limit, seed=seed)
-    records = evaluate(loaded, Path(run_dir), names, options)
+    if reference not in ("test", "train") and not as_json:
+        d = loaded.model.data
+        click.echo(f"reference {reference}: images read as the run's data, {d.channels}x"
+                   f"{d.image_size}x{d.image_size} (converted where they differ)", err=True)
+    records = evaluate(loaded, Path(run_dir), names, options, record=False)
     if as_json:
         click.echo(json.dumps(records, indent=2))
-        return
-    _print_table(records, loaded, reference)
+    else:
+        _print_table(records, loaded, reference)
+    record_evaluations(Path(run_dir), loaded.step, records)  # after printing: never lost
 
 
 def _print_table(records: list[dict], loaded, reference: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gen.errors import GenError
+from gen.errors import GenError, WriteError
 from gen.plugins import get_plugins
 
 
@@ -53,7 +53,12 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
         images, nrow = _held_out_grid(loaded, mode, num, seed)
     default = f"{mode}-step-{loaded.step:06d}-seed-{seed}.png"
     path = Path(out) if out else Path(run_dir) / "samples" / default
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GenError(f"--out: cannot make folder {path.parent}: a file is in the way") from None
+    except OSError as exc:
+        raise WriteError(path.parent, exc) from None
     if path.suffix.lower() == ".npz":
         save_npz(images, path, drawn_labels)
     else:

@@ -167,39 +167,69 @@ def _idx_split(raw: Path, split: str):
 
 def _image_folder(spec: DataSpec):
     """Images in ``root`` (or ``root/<split>`` when that exists). Sub-folders of images are
-    classes, labelled in sorted order; images directly in the folder are unlabelled."""
-    from PIL import Image, UnidentifiedImageError
-
+    classes, labelled in sorted order; images directly in the folder are unlabelled. Each image
+    becomes 8-bit grey or RGB as `_read_image` says; a folder that mixes the two needs
+    data.channels."""
     root = Path(spec.root).expanduser()  # required for image-folder by DataSpec
     if (root / spec.split).is_dir():
         root = root / spec.split
     if not root.is_dir():
         raise DataError(f"data.root: {root} is not a folder of images")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and _images_in(p))
-    if classes:
-        files = [(f, i) for i, c in enumerate(classes) for f in _images_in(root / c)]
-    else:
-        files = [(f, None) for f in _images_in(root)]
+    try:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and _images_in(p))
+        if classes:
+            files = [(f, i) for i, c in enumerate(classes) for f in _images_in(root / c)]
+        else:
+            files = [(f, None) for f in _images_in(root)]
+    except OSError as exc:
+        raise DataError(f"data.root: cannot list {exc.filename or root}: {exc.strerror}") from None
     if not files:
         raise DataError(
             f"data.root: no images in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
-    mode = {1: "L", 3: "RGB", None: None}[spec.channels]
-    tensors = []
-    for path, _ in files:
-        try:
-            with Image.open(path) as img:
-                img = img.convert(mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB"))
-                tensors.append(TF.pil_to_tensor(_square(img, spec.image_size)))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot read image {path}: {exc}") from None
-    channels = {t.shape[0] for t in tensors}
-    if len(channels) > 1:
+    tensors = [_read_image(path, spec.channels, spec.image_size) for path, _ in files]
+    grey = [path for (path, _), t in zip(files, tensors, strict=True) if t.shape[0] == 1]
+    if grey and len(grey) < len(files):
+        colour = next(path for (path, _), t in zip(files, tensors, strict=True) if t.shape[0] == 3)
         raise DataError(
-            f"{root}: images mix grey and colour; set data.channels to 1 or 3 to convert them"
+            f"{root}: images mix grey and colour ({len(grey)} grey, e.g. {grey[0].name}; "
+            f"{len(files) - len(grey)} colour, e.g. {colour.name}); set data.channels to 1 or 3 "
+            "to convert them"
         )
     labels = torch.tensor([c for _, c in files]) if classes else None
     return torch.stack(tensors), labels, (len(classes) if classes else None)
+
+
+GREY_MODES = {"1", "L", "LA", "La", "I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def _read_image(path: Path, channels: int | None, size: int) -> torch.Tensor:
+    """One image as uint8 (C, size, size). Grey modes (1-bit, 8-bit, 16-bit, with alpha) give
+    one channel, the rest (RGB, palette, CMYK, ...) three, unless ``channels`` asks otherwise.
+    16-bit values keep their top 8 bits (clipping would make most of them white); transparent
+    pixels are composited over black, so colour hidden under alpha 0 never leaks in."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("I", "F"):
+                raise DataError(
+                    f"cannot read image {path}: 32-bit mode {img.mode!r} is not supported; "
+                    "save it as 8- or 16-bit"
+                )
+            grey = img.mode in GREY_MODES
+            if img.mode.startswith("I;16"):
+                img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8))
+            elif img.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in img.info:
+                rgba = img.convert("RGBA")
+                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+            img = img.convert({1: "L", 3: "RGB", None: "L" if grey else "RGB"}[channels])
+            return TF.pil_to_tensor(_square(img, size))
+    except DataError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bad bytes, odd modes
+        raise DataError(f"cannot read image {path}: {exc}") from None
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -7,16 +7,19 @@ optimizer, the step, the data stream's position and every RNG state.
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 import random
 import re
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gen.errors import CheckpointError
+from gen.errors import CheckpointError, WriteError
 from gen.fileio import atomic_link, atomic_write
 from gen.training.rundir import RunDir
 
@@ -37,10 +40,20 @@ def step_checkpoints(run: RunDir) -> dict[int, Path]:
 
 
 def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int | None) -> Path:
-    """Write ``step-NNNNNN.pt`` atomically, point ``latest.pt`` at it, prune old ones."""
+    """Write ``step-NNNNNN.pt`` atomically, point ``latest.pt`` at it, prune old ones. A failed
+    write (a full disk) leaves ``latest.pt`` as it was and says so."""
     path = run.checkpoints / f"step-{step:06d}.pt"
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "step": step, **payload}, tmp))
-    atomic_link(path, run.checkpoints / "latest.pt")
+    latest = run.checkpoints / "latest.pt"
+    try:
+        atomic_write(path, lambda tmp: _torch_save({"format": FORMAT, "step": step, **payload},
+                                                   tmp))
+        atomic_link(path, latest)
+    except WriteError as exc:
+        fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+        raise CheckpointError(
+            f"{exc}. {_kept(run)}; {fix}, then continue with "
+            f"`gen train {payload.get('model', 'MODEL')} --out {run.root} --resume`"
+        ) from exc
     if keep is not None:
         for old_step, old in list(step_checkpoints(run).items())[:-keep]:
             if old_step != step:
@@ -75,8 +88,36 @@ def save_best(run: RunDir, payload: dict[str, Any], best: dict[str, Any]) -> Pat
     path = run.checkpoints / "best.pt"
     step = best["step"]
     return atomic_write(
-        path, lambda tmp: torch.save({"format": FORMAT, "step": step, **payload, "best": best}, tmp)
+        path, lambda tmp: _torch_save({"format": FORMAT, "step": step, **payload, "best": best},
+                                      tmp)
     )
+
+
+def _torch_save(obj: Any, path: Path) -> None:
+    """`torch.save` through a Python file, so a failed write (a full disk) surfaces as the
+    `OSError` it is: torch wraps it in a RuntimeError, or, given a path, loses the errno."""
+    with open(path, "wb") as f:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as exc:
+            if isinstance(exc.__context__, OSError):
+                raise exc.__context__ from None
+            raise
+
+
+def _kept(run: RunDir) -> str:
+    """What a failed save left: which step ``latest.pt`` still holds, when that is cheap to
+    tell (it is a hard link to a step file)."""
+    latest = run.checkpoints / "latest.pt"
+    if not latest.is_file():
+        return "no checkpoint was written before"
+    for step, path in reversed(step_checkpoints(run).items()):
+        try:
+            if os.path.samefile(path, latest):
+                return f"latest.pt is kept and still holds step {step}"
+        except OSError:
+            continue
+    return "latest.pt is kept as it was"
 
 
 def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
@@ -93,21 +134,49 @@ def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely; a truncated, corrupt or code-carrying file is a CheckpointError."""
+    """Load a checkpoint safely; a truncated, corrupt or code-carrying file is a CheckpointError.
+
+    `torch.save` writes a zip archive with a checksum per member, and torch does not check them,
+    so damage is found here before unpickling (which would blame bad bytes on forbidden
+    objects, or load wrong numbers)."""
+    try:
+        with open(path, "rb") as f:
+            damaged = _damage(f)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if damaged:
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: "
+                              f"{damaged})")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if forbidden is None:
+            raise CheckpointError(f"{path}: not a readable checkpoint (corrupt?)") from None
         raise CheckpointError(
             f"{path}: refused to load: it holds objects other than tensors and plain values "
-            f"({str(exc).splitlines()[0]})"
+            f"({forbidden.group(1)}); nothing in it was run"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, ... on bad bytes
+        reason = str(exc).split(". ")[0] if str(exc) else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {exc}"
+            f"{path}: not a readable checkpoint (truncated or corrupt?): {reason}"
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gen checkpoint (format {FORMAT})")
     return ckpt
+
+
+def _damage(f) -> str | None:
+    """Why the open file ``f`` is not an intact zip archive, or None when it is."""
+    size = os.fstat(f.fileno()).st_size
+    if not zipfile.is_zipfile(f):
+        return f"{size} bytes, not the zip archive torch.save writes"
+    try:
+        bad = zipfile.ZipFile(f).testzip()
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        return str(exc)
+    return None if bad is None else f"{bad} fails its checksum"
 
 
 def rng_state() -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
+from gen.errors import WriteError
 from gen.fileio import atomic_write_text
 
 
@@ -14,12 +16,18 @@ class MetricsLog:
 
     def __init__(self, path: Path, tensorboard_dir: Path | None = None):
         self.path = path
-        self._file = open(path, "a")  # noqa: SIM115 - lives as long as the run
+        try:
+            self._file = open(path, "a")  # noqa: SIM115 - lives as long as the run
+        except OSError as exc:
+            raise WriteError(path, exc) from None
         self._tb = _tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk: the checkpoints so far are intact
+            raise WriteError(self.path, exc) from None
         if self._tb is not None:
             step = record["step"]
             for key, value in record.items():
@@ -27,7 +35,8 @@ class MetricsLog:
                     self._tb.add_scalar(key, value, step)
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # every line was flushed; a failed write said so
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
 

@@ -53,16 +53,21 @@ class RunDir:
         return (self.checkpoints / "latest.pt").is_file()
 
     def prepare(self) -> None:
-        """Create the folders and prove they are writable before any training starts."""
+        """Create the folders and prove each is writable before any training starts, so a bad
+        --out fails in a second, not at the first checkpoint an hour later."""
+        if self.root.exists() and not self.root.is_dir():
+            raise GenError(f"--out {self.root} is a file, not a folder. Choose another with --out.")
+        folder = self.root
         try:
             for folder in (self.root, self.checkpoints, self.samples):
                 folder.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-test-{uuid.uuid4().hex}"
-            probe.write_text("ok")
-            probe.unlink()
+                probe = folder / f".write-test-{uuid.uuid4().hex}"
+                probe.write_text("ok")
+                probe.unlink()
         except OSError as exc:
+            where = "" if folder == self.root else f" (in {folder.name}/)"
             raise GenError(
-                f"cannot write to run directory {self.root}: {exc.strerror or exc}. "
+                f"cannot write to run directory {self.root}: {exc.strerror or exc}{where}. "
                 "Choose another with --out."
             ) from None
 
