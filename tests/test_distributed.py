@@ -103,3 +103,16 @@ def test_ctrl_c_stops_every_process_after_one_checkpoint(tmp_path, toy_env):
     assert "stopped at step" in text and "--resume --nproc 2" in text
     step = int(text.split("stopped at step ")[1].split(";")[0])
     assert weights(run)["step"] == step and out.count("run directory:") == 1
+
+
+def test_a_single_process_run_resumes_on_two(tmp_path, gen_cli):
+    """The data position carries over; each process's random stream restarts, and it says so."""
+    run = tmp_path / "run"
+    train(gen_cli, "toy", run, "--set", "train.steps=3")
+    resumed = gen_cli("train", "toy", "--quiet", "--out", str(run), "--resume", "--nproc", "2",
+                      "--set", "train.steps=6")
+    assert resumed.returncode == 0, resumed.stderr
+    text = " ".join(resumed.stderr.split())
+    assert "resuming on 2 processes a run checkpointed on 1" in text
+    ckpt = weights(run)
+    assert ckpt["step"] == 6 and ckpt["data"]["position"] == 6 * 16

@@ -2,7 +2,8 @@
 
 The sigmoid cross-entropy of a regular GAN gives almost no gradient for fakes that are on the
 right side of the decision boundary but far from the data; a least-squares loss on the
-discriminator's raw output penalises them by their distance (section 3.1). Loss: eq. 2,
+discriminator's raw output penalises them by their distance (Figure 1 and the benefits argued
+in section 3). Loss: eq. 2,
 
     D minimises 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2],   G minimises 1/2 E[(D(G(z)) - c)^2],
 

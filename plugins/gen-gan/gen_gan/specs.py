@@ -63,8 +63,9 @@ class DCGANSpec(ConvSpec):
 
 class LSGANSpec(ConvSpec):
     """Mao et al. 2017, eq. 2 with the 0-1 coding of eq. 10 by default; (a, b, c) = (-1, 1, 0)
-    is eq. 9, the setting that minimises the Pearson chi-squared divergence. Adam 2e-4, beta1
-    0.5 as in section 4."""
+    is eq. 9, the setting that minimises the Pearson chi-squared divergence. Adam 2e-4, betas
+    (0.5, 0.999): the DCGAN optimizer the family shares, not a learning rate from the paper's
+    experiments."""
 
     name: Literal["lsgan"] = "lsgan"
     a: float = Field(0.0, description="the discriminator's target for fake images")
