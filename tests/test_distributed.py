@@ -113,6 +113,6 @@ def test_a_single_process_run_resumes_on_two(tmp_path, gen_cli):
                       "--set", "train.steps=6")
     assert resumed.returncode == 0, resumed.stderr
     text = " ".join(resumed.stderr.split())
-    assert "resuming on 2 processes a run checkpointed on 1" in text
+    assert "resuming on 2 process(es) a run checkpointed on 1" in text
     ckpt = weights(run)
     assert ckpt["step"] == 6 and ckpt["data"]["position"] == 6 * 16

@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from gen.errors import GenError
-from gen.launch import launched_world_size, local_rank
+from gen.launch import launched_world_size
 
 
 @dataclass
@@ -31,7 +31,6 @@ class World:
 
     rank: int
     size: int
-    local_rank: int
     _control: Any = None  # a gloo group for CPU flags, so a GPU run never syncs for them
 
     @property
@@ -49,7 +48,7 @@ class World:
         if not dist.is_initialized():
             dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
         control = dist.new_group(backend="gloo") if backend != "gloo" else dist.group.WORLD
-        return cls(rank, size, local_rank(), control)
+        return cls(rank, size, control)
 
     def close(self) -> None:
         if dist.is_initialized():
@@ -94,6 +93,3 @@ class World:
         out: list[Any] = [None] * self.size
         dist.all_gather_object(out, obj, group=self._control)
         return out
-
-    def barrier(self) -> None:
-        dist.barrier(group=self._control)

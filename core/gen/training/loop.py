@@ -142,10 +142,7 @@ class Trainer:
                 f"{data.info.name} data has none (for image-folder: one sub-folder per class)"
             )
         model = build_model(self.info, self.spec, data.info).to(device)
-        if tr.channels_last:
-            for module in model.modules.values():
-                module.to(memory_format=torch.channels_last)
-        model.runtime = Runtime(device, tr.precision, world)
+        _accelerate(model, self.spec, world)
         if main:
             self.run.prepare()
         stream = BatchStream(data, tr.batch_size, tr.seed, device,
@@ -155,10 +152,6 @@ class Trainer:
         if world is not None and ckpt is None:
             world.broadcast_modules(model.modules)
             _seed_rank(tr.seed, 0, world)
-        if tr.compile:
-            for name, module in model.modules.items():
-                if name not in model.eager_modules:
-                    module.compile()
         log, best = self._open_log(step) if main else (None, None)
         evaluator = self._evaluator(model, best) if main and tr.eval_every else None
         if main:
@@ -244,20 +237,22 @@ class Trainer:
             model.runtime.load_state_dict(ckpt.get("runtime", {}))
             stream.load_state_dict(ckpt["data"])
             step = int(ckpt["step"])
-            ranks = ckpt.get("rng_ranks")
-            if world is None:
-                set_rng_state(ckpt["rng"])
-            elif ranks is not None and len(ranks) == world.size:
-                set_rng_state(ranks[world.rank])
+            ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+            size = world.size if world else 1
+            if len(ranks) == size:
+                set_rng_state(ranks[world.rank if world else 0])
             else:
                 # Another process count than the checkpoint's: the data order is global and
-                # carries over, but each process's random stream starts afresh.
-                _seed_rank(self.spec.train.seed, step, world)
-                if world.is_main:
+                # carries over, but the random streams cannot.
+                if world is None:
+                    set_rng_state(ranks[0])
+                else:
+                    _seed_rank(self.spec.train.seed, step, world)
+                if world is None or world.is_main:
                     self.console.print(
-                        f"resuming on {world.size} processes a run checkpointed on "
-                        f"{len(ranks) if ranks else 1}: random draws (noise, dropout) will "
-                        "differ from an uninterrupted run", markup=False, highlight=False)
+                        f"resuming on {size} process(es) a run checkpointed on {len(ranks)}: "
+                        "random draws (noise, dropout) will differ from an uninterrupted run",
+                        markup=False, highlight=False)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(
                 f"the checkpoint in {self.run.checkpoints} does not fit this model: {exc}"
@@ -340,6 +335,19 @@ def _check_finite(losses: dict[str, torch.Tensor], step: int, last: Path | None)
                 f"step {step}: loss {name!r} is {float(value)} (non-finite); training stopped, "
                 f"{kept}. Try a lower learning rate."
             )
+
+
+def _accelerate(model: Model, spec: RunSpec, world: World | None) -> None:
+    """Apply the run's speed settings: memory layout, precision and parallelism, compilation."""
+    tr = spec.train
+    if tr.channels_last:
+        for module in model.modules.values():
+            module.to(memory_format=torch.channels_last)
+    model.runtime = Runtime(model.device, tr.precision, world)
+    if tr.compile:
+        for name, module in model.modules.items():
+            if name not in model.eager_modules:
+                module.compile()  # in place: parameter names (checkpoint keys) stay as they are
 
 
 def _agreed(stop: bool, world: World | None) -> bool:
