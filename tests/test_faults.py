@@ -162,10 +162,10 @@ def test_evaluate_prints_its_results_before_failing_to_record_them(toy_plugins, 
     assert train(run, "train.steps=2", name="toy-density").exit_code == 0
     before = snapshot(run)
 
-    def read_only(self, path, tensorboard_dir=None):
+    def read_only(path, mode):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr("gen.training.metrics_log.MetricsLog.__init__", read_only)
+    monkeypatch.setattr("gen.training.metrics_log.open", read_only, raising=False)
     result = invoke("evaluate", run, "--device", "cpu", "--limit", "10")
     assert_fails(result, 1, "nats/image", f"cannot write {run / 'metrics.jsonl'}: permission")
     assert snapshot(run) == before

@@ -20,7 +20,7 @@ import torch
 
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
-from gen.errors import GenError, WriteError
+from gen.errors import GenError
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.metrics.likelihood import negative_log_likelihood
@@ -177,13 +177,9 @@ def evaluate(loaded: LoadedRun, run_dir: Path, metrics: list[str],
 def record_evaluations(run_dir: Path, step: int, records: list[dict[str, Any]]) -> None:
     """Append ``records`` to the run's metrics.jsonl; a run on read-only storage (or a full
     disk) is a `WriteError` naming the file."""
-    path = RunDir(Path(run_dir)).metrics_path
+    log = MetricsLog(RunDir(Path(run_dir)).metrics_path)
     try:
-        log = MetricsLog(path)
-        try:
-            for record in records:
-                log.write({"step": step, "evaluation": record})
-        finally:
-            log.close()
-    except OSError as exc:
-        raise WriteError(path, exc) from exc
+        for record in records:
+            log.write({"step": step, "evaluation": record})
+    finally:
+        log.close()
