@@ -27,8 +27,8 @@ from gen.training.rundir import RunDir
               help="Override a spec field by dotted path, e.g. --set train.steps=200.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest "
-              "checkpoint (only train.steps, the log/sample/checkpoint cadence, "
-              "keep_checkpoints and device may change).")
+              "checkpoint (only train.steps, the log/sample/checkpoint/eval cadence, "
+              "keep_checkpoints, device, compile and channels_last may change).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine (one per GPU, or CPU processes with gloo): "

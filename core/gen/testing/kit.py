@@ -161,9 +161,7 @@ class ModelConformance:
             )
         model.train_step(stream)
         assert not outside, f"optimizers {outside} stepped without self.optimize(name, loss)"
-        assert set(through) == set(model.optimizers), (
-            f"train_step updated {sorted(set(through))} of {sorted(model.optimizers)}"
-        )
+        assert through, "train_step made no update through self.optimize(name, loss)"
 
     @pytest.mark.parametrize("precision", ["bf16", "fp16"])
     def test_mixed_precision_step_is_finite(self, info, precision):
