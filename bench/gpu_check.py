@@ -100,7 +100,8 @@ def main() -> int:
                 if time.perf_counter() - start > args.budget_s:
                     print(f"budget of {args.budget_s:.0f} s spent: skipping {name} {mode}")
                     continue
-                torch.cuda.reset_peak_memory_stats() if args.device != "cpu" else None
+                if args.device != "cpu":
+                    torch.cuda.reset_peak_memory_stats()
                 try:
                     row = measure(registry.get(name), mode, args, Path(tmp))
                 except Exception as exc:  # a mode failing on one model is a finding, not a stop

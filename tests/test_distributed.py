@@ -49,10 +49,10 @@ def test_two_processes_equal_one_over_the_same_global_batch(tmp_path, gen_cli):
     assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == 2
 
 
-def test_processes_train_one_model_not_two(tmp_path, gen_cli):
-    """A model drawing noise in every step (toy: a GAN): the processes draw different noise
-    but, with gradients averaged, keep identical weights; rank 0's checkpoint holds every
-    process's RNG state."""
+def test_each_process_draws_its_own_noise_and_the_checkpoint_keeps_every_stream(
+        tmp_path, gen_cli):
+    """toy (a GAN with dropout) draws noise every step: two processes must not draw the same,
+    and rank 0's checkpoint must hold both RNG states for an exact resume."""
     train(gen_cli, "toy", tmp_path / "run", "--set", "train.steps=4", nproc=2)
     ckpt = weights(tmp_path / "run")
     assert len(ckpt["rng_ranks"]) == 2
