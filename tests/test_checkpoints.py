@@ -8,20 +8,14 @@ import torch
 
 from gen.errors import CheckpointError
 from gen.fileio import atomic_write
-from gen.training.checkpoint import (
-    find_checkpoint,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    step_checkpoints,
-)
-from gen.training.rundir import RunDir
+from gen.run.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+from gen.run.layout import RunDir
+from gen.seeding import rng_state, set_rng_state
 
 
 def make_run(tmp_path) -> RunDir:
     run = RunDir(tmp_path / "run")
-    run.prepare()
+    run.checkpoints.mkdir(parents=True)
     return run
 
 
@@ -29,7 +23,7 @@ def test_latest_and_pruning(tmp_path):
     run = make_run(tmp_path)
     for step in (1, 2, 3, 4):
         save_checkpoint(run, step, {"w": torch.full((2,), float(step))}, keep=2)
-    assert list(step_checkpoints(run)) == [3, 4]
+    assert list(run.step_checkpoints()) == [3, 4]
     latest = load_checkpoint(find_checkpoint(run))
     assert latest["step"] == 4 and latest["w"].tolist() == [4.0, 4.0]
     assert load_checkpoint(find_checkpoint(run, "3"))["step"] == 3

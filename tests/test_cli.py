@@ -128,6 +128,9 @@ def test_sample_errors(toy_plugins, tmp_path):
     assert result.exit_code == 1 and "--out must end in .png" in result.output
     (tmp_path / "spec.json").write_text(json.dumps({"model": {"name": "toy"}}))
     result = invoke("sample", str(tmp_path))
+    assert result.exit_code == 1 and "is not a gen run directory (no gen run.json" in result.output
+    (tmp_path / "run.json").write_text(json.dumps({"gen_run": 1, "model": "toy"}))
+    result = invoke("sample", str(tmp_path))
     assert result.exit_code == 1 and "no checkpoint 'latest'" in result.output
 
 

@@ -6,9 +6,9 @@ Skipped without a CUDA device (CI has none); bench/gpu_check.py and these run on
 import pytest
 import torch
 
-from gen.sampling import draw, load_run
+from gen.run.checkpoints import load_checkpoint
+from gen.run.handle import Run
 from gen.testing.kit import tiny_spec, train_tiny
-from gen.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -27,9 +27,9 @@ def test_trains_on_cuda_and_samples_on_cpu(toy_plugins, tmp_path, extra):
     info = toy_plugins.registry.get("toy")
     result = train_tiny(info, tiny_spec(info, {**CUDA, **extra}), tmp_path / "run")
     assert result.step == 4
-    loaded = load_run(toy_plugins, result.run.root, device="cpu")
-    images, _ = draw(loaded, 3, seed=0)
-    assert images.device.type == "cpu" and torch.isfinite(images).all()
+    run = Run(result.run.root, device="cpu", plugins=toy_plugins)
+    images = run.sample(3, seed=0)
+    assert images.device.type == "cpu" and images.shape[0] == 3
 
 
 def test_resume_on_cuda_equals_an_uninterrupted_run(toy_plugins, tmp_path):

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from gen.training.checkpoint import load_checkpoint
+from gen.run.checkpoints import load_checkpoint
 
 COMMON = ["--quiet", "--set", "train.device=cpu", "--set", "train.batch_size=16",
           "--set", "train.sample_every=100", "--set", "train.log_every=2"]

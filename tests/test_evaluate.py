@@ -11,10 +11,9 @@ from click.testing import CliRunner
 from gen.cli.main import cli
 from gen.data.datasets import load_dataset
 from gen.data.loader import sequential_batches
-from gen.metrics.likelihood import negative_log_likelihood
-from gen.metrics.probe import linear_probe_accuracy
-from gen.plugins import get_plugins
-from gen.sampling import load_run
+from gen.evaluation.metrics.likelihood import negative_log_likelihood
+from gen.evaluation.metrics.probe import linear_probe_accuracy
+from gen.run.handle import load_run
 from gen.specs import DataSpec
 
 
@@ -36,7 +35,7 @@ def trained(toy_plugins, tmp_path):
 
 def test_nll_is_exact_per_image_and_the_denominator_counts_every_subpixel(trained):
     run = trained("toy-density")
-    loaded = load_run(get_plugins(), run, device="cpu")
+    loaded = load_run(run, device="cpu")
     test = load_dataset(DataSpec(split="test", image_size=8, binarize="static"))
     record = negative_log_likelihood(loaded.model, sequential_batches(test, 1000, "cpu"))
     # By hand: independent Bernoulli pixels with the checkpoint's logits.
@@ -125,7 +124,7 @@ def test_reconstruct_and_interpolate_grids(trained, tmp_path):
                     str(tmp_path / "i.npz"))
     assert result.exit_code == 0 and "30 images (interpolate)" in result.output
     rows = np.load(tmp_path / "i.npz")["images"].reshape(3, 10, 1, 8, 8)
-    loaded = load_run(get_plugins(), run, device="cpu")
+    loaded = load_run(run, device="cpu")
     test = load_dataset(DataSpec(split="test", image_size=8, binarize="static"))
     from gen.latent import pick
 

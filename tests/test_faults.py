@@ -25,8 +25,8 @@ import gen.plugins
 from gen.cli.main import cli
 from gen.data.datasets import load_dataset
 from gen.errors import DataError
+from gen.run.checkpoints import load_checkpoint
 from gen.specs import DataSpec
-from gen.training.checkpoint import load_checkpoint
 
 CPU = ["--set", "train.device=cpu"]
 
@@ -165,7 +165,7 @@ def test_evaluate_prints_its_results_before_failing_to_record_them(toy_plugins, 
     def read_only(path, mode):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr("gen.training.metrics_log.open", read_only, raising=False)
+    monkeypatch.setattr("gen.run.metrics_log.open", read_only, raising=False)
     result = invoke("evaluate", run, "--device", "cpu", "--limit", "10")
     assert_fails(result, 1, "nats/image", f"cannot write {run / 'metrics.jsonl'}: permission")
     assert snapshot(run) == before
@@ -252,7 +252,7 @@ def test_a_missing_or_foreign_run_directory_is_a_clear_error(toy_plugins, tmp_pa
         return invoke(*args)
 
     assert_fails(run_on(tmp_path / "nope"), 1, f"run directory {tmp_path / 'nope'} does not exist")
-    assert_fails(run_on(tmp_path), 1, f"{tmp_path} is not a gen run directory (no spec.json")
+    assert_fails(run_on(tmp_path), 1, f"{tmp_path} is not a gen run directory (no gen run.json")
     assert os.listdir(tmp_path) == []
 
 
@@ -365,7 +365,7 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(toy_plugins,
 
 
 def test_disk_full_while_logging_metrics_is_a_clear_error(toy_plugins, tmp_path, monkeypatch):
-    from gen.training import metrics_log
+    from gen.run import metrics_log
 
     class FullFile:
         def __init__(self, path, mode):

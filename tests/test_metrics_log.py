@@ -4,7 +4,7 @@ import json
 import sys
 import types
 
-from gen.training.metrics_log import MetricsLog, truncate_after
+from gen.run.metrics_log import MetricsLog, truncate_after
 
 
 def test_lines_are_written_and_truncated_after_a_step(tmp_path):

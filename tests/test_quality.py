@@ -17,13 +17,13 @@ import gen.extractors.lenet as lenet
 from gen.cli.main import cli
 from gen.data.datasets import load_dataset
 from gen.data.info import DataInfo
+from gen.evaluation.metrics.feature_distances import frechet_distance, kernel_distance
+from gen.evaluation.metrics.precision_recall import precision_recall
+from gen.evaluation.quality import QualityScorer
 from gen.extractors.base import ExtractorRequest, build_extractor, extract
-from gen.metrics.feature_distances import frechet_distance, kernel_distance
-from gen.metrics.precision_recall import precision_recall
 from gen.plugins import Plugins
-from gen.quality import QualityScorer
+from gen.run.checkpoints import load_checkpoint
 from gen.specs import DataSpec
-from gen.training.checkpoint import load_checkpoint
 
 SIZE = 16
 DATA = DataSpec(image_size=SIZE)

@@ -13,7 +13,7 @@ import time
 import torch
 
 from gen.errors import CheckpointError
-from gen.training.checkpoint import load_checkpoint
+from gen.run.checkpoints import load_checkpoint
 
 TRAIN = ["train", "toy", "--quiet", "--set", "train.device=cpu", "--set", "train.log_every=5",
          "--set", "train.sample_every=50"]

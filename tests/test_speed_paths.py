@@ -5,9 +5,9 @@ import torch
 
 from gen.data.datasets import load_dataset
 from gen.data.loader import BatchStream
+from gen.run.checkpoints import load_checkpoint
 from gen.specs import DataSpec
 from gen.testing.kit import tiny_spec, train_tiny
-from gen.training.checkpoint import load_checkpoint
 
 TINY = {"train.steps": 4, "train.checkpoint_every": 2}
 

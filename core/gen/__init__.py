@@ -1,7 +1,8 @@
 """gen: a plugin-based framework for image generative models on PyTorch.
 
 The public API. Importing `gen` is cheap (no torch): plugins import it to register their models.
-The torch-backed base classes (`Model`, `AdversarialModel`, `Batch`) load on first access.
+What needs torch loads on first access: the base classes (`Model`, `AdversarialModel`,
+`Batch`), `train`, `load_run` and `Run` (docs/python.md).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from gen.data.info import DataInfo
 from gen.errors import (
     CheckpointError,
     DataError,
+    FolderError,
     GenError,
     PluginError,
+    RunLockedError,
     SpecError,
     TrainingError,
     UnknownModelError,
+    UsageError,
+    WriteError,
 )
 from gen.hookspecs import hookimpl
 from gen.protocols import DensityModel, Discriminator, Generator, LatentVariableModel
@@ -24,7 +29,10 @@ from gen.registry import ModelInfo
 from gen.specs import DataSpec, ModelSpec, OptimizerSpec, RunSpec, TrainSpec
 
 if TYPE_CHECKING:
-    from gen.model import AdversarialModel, Batch, Model, NextBatch
+    from gen.data.batch import Batch, NextBatch
+    from gen.model import AdversarialModel, Model
+    from gen.run.handle import Run, load_run
+    from gen.training.api import train
 
 __all__ = [
     "AdversarialModel",
@@ -35,6 +43,7 @@ __all__ = [
     "DataSpec",
     "DensityModel",
     "Discriminator",
+    "FolderError",
     "GenError",
     "Generator",
     "LatentVariableModel",
@@ -44,20 +53,35 @@ __all__ = [
     "NextBatch",
     "OptimizerSpec",
     "PluginError",
+    "Run",
+    "RunLockedError",
     "RunSpec",
     "SpecError",
     "TrainSpec",
     "TrainingError",
     "UnknownModelError",
+    "UsageError",
+    "WriteError",
     "hookimpl",
+    "load_run",
+    "train",
 ]
 
-_LAZY = {"AdversarialModel", "Batch", "Model", "NextBatch"}
+# name -> the module that defines it, imported on first access (they import torch).
+_LAZY = {
+    "AdversarialModel": "gen.model",
+    "Model": "gen.model",
+    "Batch": "gen.data.batch",
+    "NextBatch": "gen.data.batch",
+    "Run": "gen.run.handle",
+    "load_run": "gen.run.handle",
+    "train": "gen.training.api",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from gen import model
+        import importlib
 
-        return getattr(model, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'gen' has no attribute {name!r}")

@@ -27,6 +27,12 @@ class SpecError(GenError):
         super().__init__(head + ":\n" + "\n".join("  " + line for line in lines))
 
 
+class UsageError(GenError):
+    """Options that cannot be used together, or one missing that another needs."""
+
+    exit_code = 2
+
+
 class UnknownModelError(GenError):
     """A model name that no installed plugin registers."""
 
@@ -37,6 +43,16 @@ class UnknownExtractorError(GenError):
     """A feature extractor name that no installed plugin registers."""
 
     exit_code = 2
+
+
+class FolderError(GenError):
+    """A folder gen will not write into: not empty and not a gen run. Nothing was written."""
+
+    exit_code = 2
+
+
+class RunLockedError(GenError):
+    """The run is being trained by another process, which holds its lock."""
 
 
 class PluginError(GenError):
@@ -59,10 +75,12 @@ class WriteError(GenError, OSError):
     """A file gen could not write: a full disk, a read-only folder. Also an `OSError` (with the
     original errno), so code that already handles OS errors keeps handling it."""
 
-    def __init__(self, path: object, exc: OSError):
+    def __init__(self, path: object, exc: OSError, hint: str | None = None):
         super().__init__(exc.errno, exc.strerror, str(path))
         reason = exc.strerror or str(exc)
         self.message = f"cannot write {path}: {reason[:1].lower()}{reason[1:]}"
+        if hint:
+            self.message += f" ({hint})"
 
     def __str__(self) -> str:
         return self.message

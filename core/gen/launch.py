@@ -1,4 +1,5 @@
-"""Where this process stands in a torchrun launch, read from the environment torchrun sets.
+"""Where this process stands in a torchrun launch (read from the environment torchrun sets),
+and the supervisor `gen train --nproc` runs torchrun under.
 
 Kept free of torch so the CLI can ask before anything heavy is imported.
 """
@@ -6,6 +7,11 @@ Kept free of torch so the CLI can ask before anything heavy is imported.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
 
 
 def launched_world_size() -> int:
@@ -35,3 +41,30 @@ def stop_requested() -> bool:
     """Whether the launcher asked the training processes to stop."""
     path = os.environ.get(STOP_FILE_ENV)
     return path is not None and os.path.exists(path)
+
+
+def run_stoppable(command: list[str], nproc: int) -> int:
+    """Run torchrun in a session of its own, so Ctrl-C reaches only this process, which then
+    asks the training processes to stop through a file they look for before every step: they
+    agree on a step, checkpoint and exit cleanly (torchrun itself would answer the signal with
+    a traceback). A second Ctrl-C or SIGTERM ends them at once. Returns the exit code."""
+    stop_file = Path(tempfile.gettempdir()) / f"gen-stop-{uuid.uuid4().hex}"
+    # One share of the cores per process unless the user chose (torchrun would pick 1).
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc)), **os.environ,
+           STOP_FILE_ENV: str(stop_file)}
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def stop(signum, frame):
+        if stop_file.exists():
+            os.killpg(proc.pid, signal.SIGTERM)
+        stop_file.touch()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    stopped = stop_file.exists()
+    stop_file.unlink(missing_ok=True)
+    return 130 if stopped else code

@@ -8,25 +8,15 @@ and samples images. The core owns everything around it: devices, data, the loop,
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
+from gen.data.batch import NextBatch
 from gen.data.info import DataInfo
 from gen.runtime import Runtime
 from gen.specs import ModelSpec
-
-
-class Batch(NamedTuple):
-    """Images scaled to [-1, 1], shape (N, C, H, W), and int64 labels (N,) or None."""
-
-    images: torch.Tensor
-    labels: torch.Tensor | None
-
-
-NextBatch = Callable[[], Batch]
 
 
 class Model(abc.ABC):

@@ -1,77 +1,60 @@
-"""Rebuild the model of any run from its directory and draw samples from it."""
+"""Drawing images from a model: from a fixed seed, in batches, labelled for conditional models.
+
+`gen sample`, `Run.sample`, the quality metrics and the training grids all draw through
+`generate`, so the same seed gives the same images everywhere.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 
-from gen import specs
-from gen.data.info import DataInfo
-from gen.errors import CheckpointError, GenError
+from gen.errors import GenError
+from gen.images import to_uint8
 from gen.model import Model
-from gen.plugins import Plugins
-from gen.training.checkpoint import find_checkpoint, load_checkpoint
-from gen.training.loop import resolve_device
-from gen.training.rundir import RunDir
 
 
-@dataclass
-class LoadedRun:
-    model: Model
-    spec: specs.RunSpec
-    step: int
-    checkpoint: Path | None  # None for a model evaluated in training
-
-
-def load_run(
-    plugins: Plugins, run_dir: Path, checkpoint: str = "latest", device: str = "auto"
-) -> LoadedRun:
-    """The model of ``run_dir`` with the weights of ``checkpoint`` (``latest``, ``best`` or a
-    step)."""
-    run = RunDir(Path(run_dir))
-    raw = run.read_spec()
-    name = raw.get("model", {}).get("name") if isinstance(raw.get("model"), dict) else None
-    if not isinstance(name, str):
-        raise CheckpointError(f"{run.spec_path}: no model.name in it")
-    info = plugins.registry.get(name)
-    spec = specs.validate(info.spec_class(), raw, source=str(run.spec_path))
-    path = find_checkpoint(run, checkpoint)
-    target = resolve_device(device)
-    ckpt = load_checkpoint(path, map_location=target)
-    if ckpt.get("model") != name:
-        raise CheckpointError(f"{path} is a checkpoint of {ckpt.get('model')!r}, not {name!r}")
-    model = _build(info.model_class(), spec, ckpt, path).to(target)
-    model.train(False)
-    return LoadedRun(model, spec, int(ckpt["step"]), path)
-
-
-def _build(cls: type[Model], spec: specs.RunSpec, ckpt: dict[str, Any], path: Path) -> Model:
-    try:
-        model = cls(spec.model, DataInfo(**ckpt["data_info"]))
-        model.load_state_dict(ckpt["state"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path} does not fit model {spec.model.name!r}: {exc}") from None
-    return model
-
-
-def draw(
-    loaded: LoadedRun, n: int, seed: int, labels: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``n`` samples (and their labels, for a conditional model) from a fixed-seed generator:
-    the same seed gives the same images. Without ``labels`` a conditional model cycles through
-    its classes."""
-    model = loaded.model
-    if model.conditional and labels is None:
-        labels = torch.arange(n, device=model.device) % model.data.num_classes
+@torch.no_grad()
+def generate(model: Model, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+             batch_size: int = 256) -> torch.Tensor:
+    """``n`` samples as uint8 (n, C, H, W) on the CPU, drawn ``batch_size`` at a time from one
+    generator seeded with ``seed``. Without ``labels`` a conditional model cycles through its
+    classes. Only one batch is on the device at a time."""
+    if labels is None:
+        labels = class_cycle(model, n)
     g = torch.Generator(device=model.device).manual_seed(seed)
-    return model.sample(n, labels=labels, generator=g), labels
+    batches = []
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        y = None if labels is None else labels[start : start + count].to(model.device)
+        batches.append(to_uint8(model.sample(count, labels=y, generator=g)))
+    return torch.cat(batches)
+
+
+def class_cycle(model: Model, n: int) -> torch.Tensor | None:
+    """Labels 0, 1, 2, ... repeated for ``n`` images of a conditional model (None otherwise)."""
+    return torch.arange(n) % model.data.num_classes if model.conditional else None
+
+
+def check_labels(model: Model, labels: Sequence[int] | torch.Tensor, n: int) -> torch.Tensor:
+    """Class labels for ``n`` images: ``labels`` repeated to fill ``n``, each checked against the
+    model's classes."""
+    if not model.conditional:
+        raise GenError(f"labels need a conditional model; {model.spec.name!r} is not one")
+    values = torch.as_tensor(labels, dtype=torch.int64).flatten()
+    if values.numel() == 0:
+        raise GenError("labels: give at least one class")
+    classes = model.data.num_classes
+    bad = values[(values < 0) | (values >= classes)]
+    if bad.numel():
+        raise GenError(f"labels: {int(bad[0])} is out of range; {model.spec.name!r} has classes "
+                       f"0..{classes - 1}")
+    return values.repeat(-(-n // values.numel()))[:n]
 
 
 def parse_labels(text: str, model: Model, n: int) -> tuple[torch.Tensor, int | None]:
-    """``--labels`` -> (labels for ``n`` images, images per grid row).
+    """``--labels`` -> (labels, images per grid row).
 
     ``all`` gives one row per class (``n // classes`` images each, at least one); a list such as
     ``3,5`` is repeated to fill ``n`` images."""
@@ -80,16 +63,12 @@ def parse_labels(text: str, model: Model, n: int) -> tuple[torch.Tensor, int | N
     classes = model.data.num_classes
     if text.strip() == "all":
         per_row = max(1, n // classes)
-        labels = torch.arange(classes).repeat_interleave(per_row)
-        return labels.to(model.device), per_row
+        return torch.arange(classes).repeat_interleave(per_row), per_row
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         raise GenError(f"--labels must be 'all' or integers like 0,3,7; got {text!r}") from None
-    bad = [v for v in values if not 0 <= v < classes]
-    if bad:
-        raise GenError(
-            f"--labels: {bad[0]} is out of range; {model.spec.name!r} has classes 0..{classes - 1}"
-        )
-    labels = torch.tensor(values).repeat(-(-n // len(values)))[:n]
-    return labels.to(model.device), None
+    try:
+        return check_labels(model, values, n), None
+    except GenError as exc:
+        raise GenError(f"--{exc}") from None

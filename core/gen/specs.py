@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -191,8 +192,10 @@ RESUMABLE_OVERRIDES = (
 )
 
 
+@functools.cache
 def run_spec_class(model_spec: type[ModelSpec]) -> type[RunSpec]:
-    """The run spec class of one family: ``RunSpec`` with ``model`` narrowed to its class."""
+    """The run spec class of one family: ``RunSpec`` with ``model`` narrowed to its class (one
+    class per family, so specs of one family compare equal)."""
     return create_model(
         f"{model_spec.__name__}Run",
         __base__=RunSpec,

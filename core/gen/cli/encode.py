@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from gen.plugins import get_plugins
-
 
 @click.command("encode")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -26,17 +24,13 @@ def encode(run_dir: str, split: str, out: str, limit: int | None, checkpoint: st
         raise click.BadParameter(f"must end in .npz, got {out!r}", param_hint="--out")
     import numpy as np
 
-    from gen.data.datasets import held_out, load_dataset
     from gen.fileio import atomic_write
-    from gen.latent import encode_all, require_latent
-    from gen.sampling import load_run
+    from gen.run.handle import load_run
 
-    loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
-    require_latent(loaded.model, "gen encode")
-    data = load_dataset(held_out(loaded.spec.data, split, limit))
-    arrays = {"z": encode_all(loaded.model, data, batch_size).float().numpy()}
-    if data.labels is not None:
-        arrays["labels"] = data.labels.numpy()
+    z, labels = load_run(run_dir, checkpoint, device).encode(split, limit, batch_size)
+    arrays = {"z": z.float().numpy()}
+    if labels is not None:
+        arrays["labels"] = labels.numpy()
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:

@@ -4,7 +4,6 @@ FID, KID, precision and recall)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -47,14 +46,9 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
              extractor_weights: str | None, iw_samples: int, batch_size: int, limit: int | None,
              checkpoint: str, seed: int, device: str, as_json: bool) -> None:
     """Score a run's weights; results are also appended to metrics.jsonl."""
-    from gen.evaluation import (  # imports torch
-        METRICS,
-        EvalOptions,
-        evaluate,
-        record_evaluations,
-    )
-    from gen.quality import QUALITY_METRICS
-    from gen.sampling import load_run
+    from gen.evaluation.evaluate import METRICS, record_evaluations  # imports torch
+    from gen.evaluation.quality import QUALITY_METRICS
+    from gen.run.handle import load_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     unknown = [m for m in names if m not in METRICS]
@@ -65,25 +59,25 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
         )
     if any(m in QUALITY_METRICS for m in names):  # an unknown name fails before any work
         get_plugins().registry.get_extractor(extractor)
-    loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
-    options = EvalOptions(reference=reference, n=num, extractor=extractor,
-                          extractor_weights=extractor_weights, iw_samples=iw_samples,
-                          batch_size=batch_size, limit=limit, seed=seed)
+    run = load_run(run_dir, checkpoint, device)
     if reference not in ("test", "train") and not as_json:
-        d = loaded.model.data
+        d = run.model.data
         click.echo(f"reference {reference}: images read as the run's data, {d.channels}x"
                    f"{d.image_size}x{d.image_size} (converted where they differ)", err=True)
-    records = evaluate(loaded, Path(run_dir), names, options, record=False)
+    records = list(run.evaluate(
+        names, n=num, reference=reference, extractor=extractor,
+        extractor_weights=extractor_weights, iw_samples=iw_samples, batch_size=batch_size,
+        limit=limit, seed=seed, record=False).values())
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:
-        _print_table(records, loaded, reference)
-    record_evaluations(Path(run_dir), loaded.step, records)  # after printing: never lost
+        _print_table(records, run, reference)
+    record_evaluations(run.dir, run.step, records)  # after printing: never lost
 
 
-def _print_table(records: list[dict], loaded, reference: str) -> None:
+def _print_table(records: list[dict], run, reference: str) -> None:
     table = Table("metric", "value", "unit", "bits/dim", "estimator", "images", box=None,
-                  title=f"{loaded.spec.model.name} step {loaded.step}, reference {reference}")
+                  title=f"{run.name} step {run.step}, reference {reference}")
     for r in records:
         bpd = f"{r['bits_per_dim']:.4f}" if "bits_per_dim" in r else ""
         images = str(r["images"])

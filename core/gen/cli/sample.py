@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from gen.errors import GenError, WriteError
-from gen.plugins import get_plugins
+from gen.errors import GenError, UsageError, WriteError
 
 
 @click.command("sample")
@@ -35,24 +34,26 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
     if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
         raise GenError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
     if sum([reconstruct, interpolate, labels is not None]) > 1:
-        raise click.UsageError("--labels, --reconstruct and --interpolate exclude each other")
+        raise UsageError("--labels, --reconstruct and --interpolate exclude each other")
 
     from gen.images import save_grid, save_npz  # imports torch
-    from gen.sampling import draw, load_run, parse_labels
+    from gen.run.handle import load_run
+    from gen.sampling import class_cycle, parse_labels
 
-    loaded = load_run(get_plugins(), Path(run_dir), checkpoint, device)
+    run = load_run(run_dir, checkpoint, device)
     mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
     nrow = drawn_labels = None
     if mode == "sample":
-        wanted = None
         if labels is not None:
-            wanted, nrow = parse_labels(labels, loaded.model, num)
-            num = wanted.shape[0]
-        images, drawn_labels = draw(loaded, num, seed, wanted)
+            drawn_labels, nrow = parse_labels(labels, run.model, num)
+            num = drawn_labels.shape[0]
+        else:
+            drawn_labels = class_cycle(run.model, num)
+        images = run.sample(num, seed, drawn_labels)
     else:
-        images, nrow = _held_out_grid(loaded, mode, num, seed)
-    default = f"{mode}-step-{loaded.step:06d}-seed-{seed}.png"
-    path = Path(out) if out else Path(run_dir) / "samples" / default
+        images, nrow = _held_out_grid(run, mode, num, seed)
+    default = f"{mode}-step-{run.step:06d}-seed-{seed}.png"
+    path = Path(out) if out else run.path / "samples" / default
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -63,17 +64,17 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
         save_npz(images, path, drawn_labels)
     else:
         save_grid(images, path, nrow)
-    click.echo(f"{images.shape[0]} images ({mode}) from step {loaded.step} -> {path}")
+    click.echo(f"{images.shape[0]} images ({mode}) from step {run.step} -> {path}")
 
 
-def _held_out_grid(loaded, mode: str, num: int, seed: int):
+def _held_out_grid(run, mode: str, num: int, seed: int):
     from gen.data.datasets import held_out, load_dataset
     from gen.latent import interpolation_grid, pick, reconstruction_grid, require_latent
 
-    require_latent(loaded.model, f"--{mode}")
-    data = load_dataset(held_out(loaded.spec.data, "test"))
+    require_latent(run.model, f"--{mode}")
+    data = load_dataset(held_out(run.spec.data, "test"))
     count = min(num, data.images.shape[0]) if mode == "reconstruct" else 2 * num
-    images, labels = pick(data, count, seed, loaded.model.device)
+    images, labels = pick(data, count, seed, run.model.device)
     if mode == "reconstruct":
-        return reconstruction_grid(loaded.model, images, labels)
-    return interpolation_grid(loaded.model, images, labels)
+        return reconstruction_grid(run.model, images, labels)
+    return interpolation_grid(run.model, images, labels)

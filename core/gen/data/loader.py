@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
+from gen.data.batch import Batch
 from gen.data.datasets import ImageSet, binarize
 from gen.errors import DataError
-from gen.model import Batch
 
 
 class BatchStream:

@@ -2,12 +2,12 @@
 
 The family owns one optimisation step; this loop owns the rest: devices, seeding, data, cadence
 of logs, sample grids, evaluations and checkpoints, resuming, and stopping cleanly on Ctrl-C or
-SIGTERM.
+SIGTERM. It reads as `Trainer._setup`, `Trainer._steps`, `Trainer._finish`; the run directory
+itself (layout, lock, files) belongs to `gen.run`.
 """
 
 from __future__ import annotations
 
-import random
 import signal
 import threading
 import time
@@ -20,29 +20,25 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from gen.data.datasets import load_dataset
+from gen.data.datasets import ImageSet, load_dataset
 from gen.data.info import DataInfo
 from gen.data.loader import BatchStream
+from gen.device import resolve_device
 from gen.distributed import World
-from gen.errors import CheckpointError, DataError, GenError, TrainingError
+from gen.errors import CheckpointError, DataError, TrainingError
 from gen.images import save_grid
 from gen.launch import launched_world_size, local_rank, stop_requested
 from gen.model import Model
 from gen.registry import ModelInfo
+from gen.run.checkpoints import drop_best_after, resume_checkpoint, save_best, save_checkpoint
+from gen.run.layout import RunDir
+from gen.run.lock import RunLock
+from gen.run.metrics_log import MetricsLog, truncate_after
+from gen.run.resume import check_resume
 from gen.runtime import Runtime
+from gen.seeding import rng_state, seed_everything, set_rng_state
 from gen.specs import RunSpec
-from gen.training.checkpoint import (
-    drop_best_after,
-    find_checkpoint,
-    load_checkpoint,
-    rng_state,
-    save_best,
-    save_checkpoint,
-    set_rng_state,
-)
-from gen.training.metrics_log import MetricsLog, truncate_after
 from gen.training.progress import ProgressView
-from gen.training.rundir import RunDir
 
 
 @dataclass
@@ -54,45 +50,38 @@ class TrainResult:
     sample: Path | None
 
 
-def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; asking for an absent device is an error.
-
-    In a multi-process run (``local_rank`` given) each process on a machine takes its own GPU,
-    ``cuda:LOCAL_RANK``.
-    """
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GenError(f"train.device is {name!r} but no CUDA device is available")
-    if name == "mps" and not has_mps:
-        raise GenError("train.device is 'mps' but MPS is not available")
-    if local_rank is not None and name.startswith("cuda"):
-        if name != "cuda":
-            raise GenError(f"train.device is {name!r}, but in a multi-process run each process "
-                           "takes cuda:LOCAL_RANK: use train.device=cuda or auto")
-        if local_rank >= torch.cuda.device_count():
-            raise GenError(f"process {local_rank} of this machine has no GPU of its own "
-                           f"({torch.cuda.device_count()} visible): lower --nproc_per_node")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    if local_rank is not None and name == "mps":
-        raise GenError("multi-process runs need CUDA (nccl) or the CPU (gloo), not mps")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
-    try:
-        import numpy as np
-    except ImportError:
-        return
-    np.random.seed(seed)
-
-
 def build_model(info: ModelInfo, spec: RunSpec, data: DataInfo) -> Model:
     return info.model_class()(spec.model, data)
+
+
+@dataclass
+class _Session:
+    """What a run in progress holds, from `Trainer._setup` to the end of `Trainer.train`.
+    Only the main process has a lock, a log and an evaluator."""
+
+    model: Model
+    stream: BatchStream
+    data: DataInfo
+    world: World | None
+    step: int
+    lock: RunLock | None
+    log: MetricsLog | None = None
+    evaluator: Any = None
+    losses: dict[str, torch.Tensor] | None = None  # of the latest step
+    checkpoint: Path | None = None
+    sample: Path | None = None
+    saved_at: int = 0
+    sampled_at: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.world is None or self.world.is_main
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 class Trainer:
@@ -107,34 +96,65 @@ class Trainer:
         show_progress: bool = True,
     ):
         self.info = info
-        self.spec = spec
         self.run = run
+        # The spec as recorded in spec.json and in checkpoints: trained into this folder.
+        self.spec = spec.model_copy(
+            update={"train": spec.train.model_copy(update={"out": str(run.root)})})
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
 
     def train(self, resume: bool = False) -> TrainResult:
         """Train from scratch or, with ``resume``, from the run's latest checkpoint. Under
         torchrun every process calls this; they join one process group for the run."""
-        if not resume and self.run.has_checkpoint():
-            raise GenError(
-                f"{self.run.root} already holds a run: pass --resume to continue it, or --out "
-                "to start a new one elsewhere"
-            )
-        ckpt = load_checkpoint(find_checkpoint(self.run)) if resume else None
         multi = launched_world_size() > 1
         device = resolve_device(self.spec.train.device, local_rank() if multi else None)
         world = World.join(device) if multi else None
+        session = None
         try:
-            return self._train(ckpt, device, world)
+            session = self._setup(resume, device, world)
+            self._steps(session)
+            return self._finish(session)
         finally:
+            if session is not None:
+                session.close()
             if world is not None:
                 world.close()
 
-    def _train(self, ckpt: dict[str, Any] | None, device: torch.device,
-               world: World | None) -> TrainResult:
-        tr = self.spec.train
+    # --- setup -------------------------------------------------------------------------------
+
+    def _setup(self, resume: bool, device: torch.device, world: World | None) -> _Session:
+        """Everything before the first step. Nothing is written until the checkpoint, spec,
+        data and model are known good; then the main process claims the run folder."""
         main = world is None or world.is_main
-        seed_everything(tr.seed)
+        tr = self.spec.train
+        if main:
+            self.run.check_target(resume)
+        seen = self.run.checkpoint_files() if resume else None  # before reading one of them
+        ckpt = self._resume_checkpoint(main) if resume else None
+        data, model = self._data_and_model(device, world)
+        stream = BatchStream(data, tr.batch_size, tr.seed, device,
+                             rank=world.rank if world else 0,
+                             world_size=world.size if world else 1,
+                             channels_last=tr.channels_last)
+        step = self._restore(ckpt, model, stream, world) if ckpt is not None else 0
+        if world is not None and ckpt is None:
+            world.broadcast_modules(model.modules)
+            _seed_rank(tr.seed, 0, world)
+        session = _Session(model, stream, data.info, world, step, lock=None,
+                           saved_at=step, sampled_at=step)
+        if main:
+            identity = {"model": self.info.name, "plugin": self.info.plugin}
+            session.lock = self.run.claim(resume, identity, seen)
+            try:
+                self._open_outputs(session, device)
+            except BaseException:
+                session.lock.release()
+                raise
+        return session
+
+    def _data_and_model(self, device: torch.device,
+                        world: World | None) -> tuple[ImageSet, Model]:
+        seed_everything(self.spec.train.seed)
         data = load_dataset(self.spec.data)
         if self.info.conditional and data.info.num_classes is None:
             raise DataError(
@@ -143,100 +163,32 @@ class Trainer:
             )
         model = build_model(self.info, self.spec, data.info).to(device)
         _accelerate(model, self.spec, world)
-        if main:
-            self.run.prepare()
-        stream = BatchStream(data, tr.batch_size, tr.seed, device,
-                             rank=world.rank if world else 0, world_size=world.size if world else 1,
-                             channels_last=tr.channels_last)
-        step = self._restore(ckpt, model, stream, world) if ckpt is not None else 0
-        if world is not None and ckpt is None:
-            world.broadcast_modules(model.modules)
-            _seed_rank(tr.seed, 0, world)
-        log, best = self._open_log(step) if main else (None, None)
-        evaluator = self._evaluator(model, best) if main and tr.eval_every else None
-        if main:
-            self._write_run_files(data.info, device, world)
-            parallel = f" x {world.size} processes" if world else ""
-            self.console.print(
-                f"{self.info.name} on {data.info.name} ({data.info.num_images} images, "
-                f"{data.info.channels}x{data.info.image_size}x{data.info.image_size}), device "
-                f"{device}{parallel}, {'resuming at step ' + str(step) if step else 'from scratch'}"
-                f" -> {self.run.root}",
-                markup=False, highlight=False,
-            )
-        last_ckpt = last_sample = None
-        saved_at = sampled_at = step
-        try:
-            with _stop_requests() as stop, ProgressView(
-                tr.steps, step, self.console, self.show_progress and main
-            ) as view:
-                t0, images0, tick = time.perf_counter(), stream.images_drawn, time.perf_counter()
-                while step < tr.steps and not _agreed(stop.is_set(), world):
-                    with model.runtime.autocast():
-                        losses = model.train_step(stream)
-                    step += 1
-                    view.advance(step)
-                    checkpoint_now = step % tr.checkpoint_every == 0
-                    if step % tr.log_every == 0 or checkpoint_now or step == tr.steps:
-                        losses = world.mean(losses) if world else losses
-                        _check_finite(losses, step, last_ckpt)
-                    if main and (step % tr.log_every == 0 or step == tr.steps):
-                        now = time.perf_counter()
-                        record = {
-                            "step": step,
-                            **{k: float(v) for k, v in losses.items()},
-                            "images_per_s": (stream.images_drawn - images0) / (now - tick),
-                            "elapsed_s": now - t0,
-                        }
-                        log.write(record)
-                        view.status(record)
-                        tick, images0 = now, stream.images_drawn
-                    if main and step % tr.sample_every == 0:
-                        last_sample, sampled_at = self._sample(model, step), step
-                    if evaluator is not None and step % tr.eval_every == 0:
-                        self._evaluate(evaluator, model, stream, data.info, step, log)
-                    if checkpoint_now:
-                        last_ckpt = self._checkpoint(model, stream, data.info, step, world)
-                        saved_at = step
-            if saved_at != step:
-                losses = world.mean(losses) if world else losses
-                _check_finite(losses, step, last_ckpt)
-                last_ckpt = self._checkpoint(model, stream, data.info, step, world)
-            if main and sampled_at != step:
-                last_sample = self._sample(model, step)
-        finally:
-            if log is not None:
-                log.close()
-        interrupted = step < tr.steps
-        if interrupted and main:
-            self.console.print(
-                f"stopped at step {step}; checkpoint written. Continue with "
-                f"`gen train {self.info.name} --out {self.run.root} --resume"
-                f"{f' --nproc {world.size}' if world else ''}`.",
-                markup=False, highlight=False,
-            )
-        return TrainResult(self.run, step, interrupted, last_ckpt, last_sample)
+        return data, model
 
-    def _open_log(self, step: int) -> tuple[MetricsLog, dict[str, Any] | None]:
-        """The metrics log and the score of the best checkpoint so far, if any. Lines logged
-        after the checkpoint (or by a run that died before its first) go, and so does a best.pt
-        from those steps: the run does them again."""
-        truncate_after(self.run.metrics_path, step)
-        best = drop_best_after(self.run, step)
-        return MetricsLog(self.run.metrics_path, self.run.tensorboard), best
-
-    def _restore(self, ckpt: dict[str, Any], model: Model, stream: BatchStream,
-                 world: World | None) -> int:
+    def _resume_checkpoint(self, main: bool) -> dict[str, Any]:
+        """The checkpoint to continue from, checked against the model and the spec."""
+        ckpt, note = resume_checkpoint(self.run)
         if ckpt.get("model") != self.info.name:
             raise CheckpointError(
                 f"the checkpoint in {self.run.checkpoints} is of model {ckpt.get('model')!r}, "
                 f"not {self.info.name!r}"
             )
+        step = ckpt.get("step")
+        if not isinstance(step, int) or step < 0:
+            raise CheckpointError(f"the checkpoint in {self.run.checkpoints} has no valid step "
+                                  f"(got {step!r})")
+        check_resume(self.spec, ckpt.get("spec"), step, self.run.spec_path)
+        if note and main:
+            self._say(note)
+        return ckpt
+
+    def _restore(self, ckpt: dict[str, Any], model: Model, stream: BatchStream,
+                 world: World | None) -> int:
         try:
             model.load_state_dict(ckpt["state"])
             model.runtime.load_state_dict(ckpt.get("runtime", {}))
             stream.load_state_dict(ckpt["data"])
-            step = int(ckpt["step"])
+            step = ckpt["step"]
             ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
             size = world.size if world else 1
             if len(ranks) == size:
@@ -249,92 +201,178 @@ class Trainer:
                 else:
                     _seed_rank(self.spec.train.seed, step, world)
                 if world is None or world.is_main:
-                    self.console.print(
-                        f"resuming on {size} process(es) a run checkpointed on {len(ranks)}: "
-                        "random draws (noise, dropout) will differ from an uninterrupted run",
-                        markup=False, highlight=False)
+                    self._say(f"resuming on {size} process(es) a run checkpointed on "
+                              f"{len(ranks)}: random draws (noise, dropout) will differ from an "
+                              "uninterrupted run")
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(
                 f"the checkpoint in {self.run.checkpoints} does not fit this model: {exc}"
             ) from None
         return step
 
-    def _payload(self, model: Model, stream: BatchStream, info: DataInfo) -> dict[str, Any]:
-        return {
-            "model": self.info.name,
-            "spec": self.spec.model_dump(mode="json"),
-            "data_info": info.as_dict(),
-            "state": model.state_dict(),
-            "runtime": model.runtime.state_dict(),
-            "data": stream.state_dict(),
-            "rng": rng_state(),
-        }
-
-    def _checkpoint(self, model: Model, stream: BatchStream, info: DataInfo, step: int,
-                    world: World | None) -> Path | None:
-        """Rank 0 writes the checkpoint; every process hands it its RNG state first."""
-        ranks = world.gather(rng_state()) if world else None
-        if world is not None and not world.is_main:
-            return None
-        payload = self._payload(model, stream, info)
-        if ranks is not None:
-            payload["rng_ranks"] = ranks
-        return save_checkpoint(self.run, step, payload, self.spec.train.keep_checkpoints)
+    def _open_outputs(self, s: _Session, device: torch.device) -> None:
+        """The main process's outputs: spec.json and run.json, the metrics log (lines, grids
+        and a best.pt from after the step resumed from go: those steps are done again) and the
+        evaluator."""
+        truncate_after(self.run.metrics_path, s.step)
+        for step, grid in self.run.sample_grids().items():
+            if step > s.step:
+                grid.unlink(missing_ok=True)
+        best = drop_best_after(self.run, s.step)
+        self._write_run_files(s.data, device, s.world)
+        s.log = MetricsLog(self.run.metrics_path, self.run.tensorboard)
+        if self.spec.train.eval_every:
+            s.evaluator = self._evaluator(s.model, best)
+        parallel = f" x {s.world.size} processes" if s.world else ""
+        start = f"resuming at step {s.step}" if s.step else "from scratch"
+        self._say(f"{self.info.name} on {s.data.name} ({s.data.num_images} images, "
+                  f"{s.data.channels}x{s.data.image_size}x{s.data.image_size}), device "
+                  f"{device}{parallel}, {start} -> {self.run.root}")
 
     def _evaluator(self, model: Model, best: dict[str, Any] | None):
-        from gen.training.periodic_eval import PeriodicEvaluator  # torchmetrics, extractors
+        from gen.evaluation.periodic import PeriodicEvaluator  # torchmetrics, extractors
 
-        tr = self.spec.train
-        if best is not None and best.get("metric") != tr.eval_metric:
+        if best is not None and best.get("metric") != self.spec.train.eval_metric:
             best = None  # scored on another metric: not comparable
         return PeriodicEvaluator(self.spec, model, None if best is None else best["value"])
-
-    def _evaluate(self, evaluator, model: Model, stream: BatchStream, info: DataInfo, step: int,
-                  log: MetricsLog) -> None:
-        """Score the weights of ``step``; keep them as best.pt if they beat the best so far."""
-        record = evaluator.evaluate(model, step)
-        log.write({"step": step, f"eval_{record['metric']}": record["value"],
-                   "evaluation": record})
-        if evaluator.improves(record["value"]):
-            evaluator.best = record["value"]
-            best = {k: record[k] for k in ("metric", "value", "step", "seed")}
-            best.update({k: record[k] for k in ("extractor", "extractor_hash") if k in record})
-            save_best(self.run, self._payload(model, stream, info), best)
-
-    def _sample(self, model: Model, step: int) -> Path:
-        # A fixed generator: every grid of a run shows the same latents, and the training RNG
-        # stream is untouched, so sampling cadence never changes the trained weights.
-        g = torch.Generator(device=model.device).manual_seed(self.spec.train.seed)
-        images = model.sample(self.spec.train.num_samples, generator=g)
-        return save_grid(images, self.run.sample_path(step))
 
     def _write_run_files(self, info: DataInfo, device: torch.device,
                          world: World | None) -> None:
         self.run.write_json(self.run.spec_path, self.spec.model_dump(mode="json"))
-        self.run.write_json(
-            self.run.info_path,
-            {
-                "model": self.info.name,
-                "kind": self.info.kind,
-                "plugin": self.info.plugin,
-                "plugin_version": self.info.version,
-                "gen_version": _version("gen-core"),
-                "torch_version": torch.__version__,
-                "device": str(device),
-                "processes": world.size if world else 1,
-                "data": info.as_dict(),
-            },
-        )
+        self.run.write_info({
+            "model": self.info.name,
+            "kind": self.info.kind,
+            "plugin": self.info.plugin,
+            "plugin_version": self.info.version,
+            "gen_version": _version("gen-core"),
+            "torch_version": torch.__version__,
+            "device": str(device),
+            "processes": world.size if world else 1,
+            "data": info.as_dict(),
+        })
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _steps(self, s: _Session) -> None:
+        """Train until ``train.steps`` or a stop request, with the periodic work after each."""
+        tr = self.spec.train
+        with _stop_requests() as stop, ProgressView(
+            tr.steps, s.step, self.console, self.show_progress and s.main
+        ) as view:
+            meter = _Throughput(s.stream)
+            while s.step < tr.steps and not _agreed(stop.is_set(), s.world):
+                with s.model.runtime.autocast():
+                    s.losses = s.model.train_step(s.stream)
+                s.step += 1
+                view.advance(s.step)
+                self._periodic(s, meter, view)
+
+    def _periodic(self, s: _Session, meter: _Throughput, view: ProgressView) -> None:
+        tr, step = self.spec.train, s.step
+        log_now = step % tr.log_every == 0 or step == tr.steps
+        checkpoint_now = step % tr.checkpoint_every == 0
+        if log_now or checkpoint_now:
+            self._check_losses(s)
+        if s.main and log_now:
+            record = {"step": step, **{k: float(v) for k, v in s.losses.items()},
+                      **meter.since_last()}
+            s.log.write(record)
+            view.status(record)
+        if s.main and step % tr.sample_every == 0:
+            self._sample(s)
+        if s.evaluator is not None and step % tr.eval_every == 0:
+            self._evaluate(s)
+        if checkpoint_now:
+            self._checkpoint(s)
+
+    def _check_losses(self, s: _Session) -> None:
+        """Average the losses over processes and stop on a non-finite one."""
+        if s.world is not None:
+            s.losses = s.world.mean(s.losses)
+        for name, value in s.losses.items():
+            if not torch.isfinite(value).all():
+                kept = (f"the last good checkpoint is {s.checkpoint}" if s.checkpoint
+                        else "no checkpoint was written")
+                raise TrainingError(
+                    f"step {s.step}: loss {name!r} is {float(value)} (non-finite); training "
+                    f"stopped, {kept}. Try a lower learning rate."
+                )
+
+    def _payload(self, s: _Session) -> dict[str, Any]:
+        return {
+            "model": self.info.name,
+            "spec": self.spec.model_dump(mode="json"),
+            "data_info": s.data.as_dict(),
+            "state": s.model.state_dict(),
+            "runtime": s.model.runtime.state_dict(),
+            "data": s.stream.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def _checkpoint(self, s: _Session) -> None:
+        """Rank 0 writes the checkpoint; every process hands it its RNG state first."""
+        ranks = s.world.gather(rng_state()) if s.world else None
+        s.saved_at = s.step
+        if not s.main:
+            return
+        payload = self._payload(s)
+        if ranks is not None:
+            payload["rng_ranks"] = ranks
+        s.checkpoint = save_checkpoint(self.run, s.step, payload, self.spec.train.keep_checkpoints)
+
+    def _evaluate(self, s: _Session) -> None:
+        """Score the weights of this step; keep them as best.pt if they beat the best so far."""
+        record = s.evaluator.evaluate(s.model, s.step)
+        s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
+                     "evaluation": record})
+        if s.evaluator.improves(record["value"]):
+            s.evaluator.best = record["value"]
+            best = {k: record[k] for k in ("metric", "value", "step", "seed")}
+            best.update({k: record[k] for k in ("extractor", "extractor_hash") if k in record})
+            save_best(self.run, self._payload(s), best)
+
+    def _sample(self, s: _Session) -> None:
+        # A fixed generator: every grid of a run shows the same latents, and the training RNG
+        # stream is untouched, so sampling cadence never changes the trained weights.
+        g = torch.Generator(device=s.model.device).manual_seed(self.spec.train.seed)
+        images = s.model.sample(self.spec.train.num_samples, generator=g)
+        s.sample, s.sampled_at = save_grid(images, self.run.sample_path(s.step)), s.step
+
+    # --- finish ------------------------------------------------------------------------------
+
+    def _finish(self, s: _Session) -> TrainResult:
+        """A checkpoint and a grid of the step reached (when the cadence did not just write
+        them), and how to continue a stopped run."""
+        if s.saved_at != s.step:
+            self._check_losses(s)
+            self._checkpoint(s)
+        if s.main and s.sampled_at != s.step:
+            self._sample(s)
+        interrupted = s.step < self.spec.train.steps
+        if interrupted and s.main:
+            nproc = f" --nproc {s.world.size}" if s.world else ""
+            self._say(f"stopped at step {s.step}; checkpoint written. Continue with "
+                      f"`gen train {self.info.name} --out {self.run.root} --resume{nproc}`.")
+        return TrainResult(self.run, s.step, interrupted, s.checkpoint, s.sample)
+
+    def _say(self, text: str) -> None:
+        # soft_wrap: whole lines (paths, commands) in logs and pipes, never cut at 80 columns
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _check_finite(losses: dict[str, torch.Tensor], step: int, last: Path | None) -> None:
-    for name, value in losses.items():
-        if not torch.isfinite(value).all():
-            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written"
-            raise TrainingError(
-                f"step {step}: loss {name!r} is {float(value)} (non-finite); training stopped, "
-                f"{kept}. Try a lower learning rate."
-            )
+class _Throughput:
+    """Images per second between log lines, and seconds since training (re)started."""
+
+    def __init__(self, stream: BatchStream):
+        self.stream = stream
+        self.start = self.tick = time.perf_counter()
+        self.images = stream.images_drawn
+
+    def since_last(self) -> dict[str, float]:
+        now = time.perf_counter()
+        rate = (self.stream.images_drawn - self.images) / (now - self.tick)
+        self.tick, self.images = now, self.stream.images_drawn
+        return {"images_per_s": rate, "elapsed_s": now - self.start}
 
 
 def _accelerate(model: Model, spec: RunSpec, world: World | None) -> None:

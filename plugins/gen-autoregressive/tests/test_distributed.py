@@ -6,7 +6,7 @@ summation order differs."""
 import subprocess
 import sys
 
-from gen.training.checkpoint import load_checkpoint
+from gen.run.checkpoints import load_checkpoint
 
 TOLERANCE = 1e-5  # absolute, on every weight after 6 Adam steps at lr 1e-3
 

@@ -21,18 +21,29 @@ import torch
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
 from gen.errors import GenError
+from gen.evaluation.metrics.likelihood import negative_log_likelihood
+from gen.evaluation.metrics.probe import linear_probe_accuracy
+from gen.evaluation.quality import QUALITY_METRICS, QualityScorer
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
-from gen.metrics.likelihood import negative_log_likelihood
-from gen.metrics.probe import linear_probe_accuracy
+from gen.model import Model
 from gen.plugins import Plugins, get_plugins
-from gen.quality import QUALITY_METRICS, QualityScorer
-from gen.sampling import LoadedRun
-from gen.specs import DataSpec
-from gen.training.metrics_log import MetricsLog
-from gen.training.rundir import RunDir
+from gen.run.layout import RunDir
+from gen.run.metrics_log import MetricsLog
+from gen.specs import DataSpec, RunSpec
 
 HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe"})  # lower: fid, kid, nll, elbo
+
+
+@dataclass
+class Subject:
+    """The weights scored: a model, the spec of its run, their step, and the checkpoint they
+    were loaded from (None for a model in training)."""
+
+    model: Model
+    spec: RunSpec
+    step: int
+    checkpoint: Path | None = None
 
 
 @dataclass
@@ -51,22 +62,22 @@ class Evaluation:
     """One evaluation of one set of weights. The feature scorer and the generated images'
     features are made on first use and shared by every quality metric asked for."""
 
-    def __init__(self, loaded: LoadedRun, data: ImageSet, metrics: list[str],
+    def __init__(self, subject: Subject, data: ImageSet, metrics: list[str],
                  options: EvalOptions, scorer: QualityScorer | None = None,
                  plugins: Plugins | None = None):
-        self.loaded, self.data, self.metrics, self.options = loaded, data, metrics, options
+        self.subject, self.data, self.metrics, self.options = subject, data, metrics, options
         self._given_scorer, self._plugins = scorer, plugins
 
     @cached_property
     def scorer(self) -> QualityScorer:
         return self._given_scorer or build_scorer(
-            self.loaded, self.data, self.options, self._plugins
+            self.subject, self.data, self.options, self._plugins
         )
 
     @cached_property
     def quality(self) -> dict[str, dict[str, Any]]:
         wanted = [m for m in self.metrics if m in QUALITY_METRICS]
-        fake = self.scorer.features(self.loaded.model, self.options.seed)
+        fake = self.scorer.features(self.subject.model, self.options.seed)
         return {r["metric"]: r for r in self.scorer.records(wanted, fake, self.options.seed)}
 
     def run(self) -> list[dict[str, Any]]:
@@ -74,10 +85,10 @@ class Evaluation:
         for metric in self.metrics:
             torch.manual_seed(self.options.seed)  # sampled estimators (ELBO, IW) are reproducible
             record = METRICS[metric](self)
-            checkpoint = self.loaded.checkpoint  # None during training
+            checkpoint = self.subject.checkpoint  # None during training
             records.append(record | {
-                "model": self.loaded.spec.model.name, "split": self.options.reference,
-                "step": self.loaded.step, "seed": self.options.seed,
+                "model": self.subject.spec.model.name, "split": self.options.reference,
+                "step": self.subject.step, "seed": self.options.seed,
                 "checkpoint": None if checkpoint is None else str(checkpoint),
             })
         return records
@@ -85,7 +96,7 @@ class Evaluation:
 
 def _likelihood(metric: str):
     def run(ev: Evaluation) -> dict[str, Any]:
-        model = ev.loaded.model
+        model = ev.subject.model
         batches = sequential_batches(ev.data, ev.options.batch_size, model.device)
         return negative_log_likelihood(model, batches, metric, ev.options.iw_samples)
 
@@ -93,12 +104,12 @@ def _likelihood(metric: str):
 
 
 def _probe(ev: Evaluation) -> dict[str, Any]:
-    train = load_dataset(held_out(ev.loaded.spec.data, "train", ev.options.limit))
+    train = load_dataset(held_out(ev.subject.spec.data, "train", ev.options.limit))
     data = ev.data
     if train.labels is None or data.labels is None:
         raise GenError("probe: the data set has no labels to fit a classifier to")
     size = ev.options.batch_size
-    features = [encode_all(ev.loaded.model, d, size).double() for d in (train, data)]
+    features = [encode_all(ev.subject.model, d, size).double() for d in (train, data)]
     accuracy = linear_probe_accuracy(features[0], train.labels, features[1], data.labels)
     return {"metric": "probe", "value": accuracy, "unit": "accuracy",
             "estimator": "logistic regression on posterior means", "images": len(data.labels),
@@ -138,11 +149,11 @@ def reference_spec(data: DataSpec, reference: str, channels: int,
     )
 
 
-def build_scorer(loaded: LoadedRun, data: ImageSet, options: EvalOptions,
+def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
                  plugins: Plugins | None = None) -> QualityScorer:
-    model = loaded.model
+    model = subject.model
     request = ExtractorRequest(
-        data=loaded.spec.data, channels=model.data.channels, image_size=model.data.image_size,
+        data=subject.spec.data, channels=model.data.channels, image_size=model.data.image_size,
         device=model.device, weights=options.extractor_weights,
     )
     extractor = build_extractor(plugins or get_plugins(), options.extractor, request)
@@ -157,27 +168,23 @@ def check_metrics(metrics: list[str]) -> None:
         )
 
 
-def evaluate(loaded: LoadedRun, run_dir: Path, metrics: list[str],
-             options: EvalOptions | None = None, record: bool = True) -> list[dict[str, Any]]:
-    """Score ``loaded`` on ``metrics`` and (unless ``record`` is false, for a caller that shows
-    the results first) append the records to the run's metrics.jsonl."""
+def evaluate(subject: Subject, metrics: list[str],
+             options: EvalOptions | None = None) -> list[dict[str, Any]]:
+    """Score ``subject`` on ``metrics``: one record per metric, in order."""
     options = options or EvalOptions()
     check_metrics(metrics)
-    model = loaded.model
-    spec = reference_spec(loaded.spec.data, options.reference, model.data.channels,
+    model = subject.model
+    spec = reference_spec(subject.spec.data, options.reference, model.data.channels,
                           options.limit)
     if options.reference not in ("test", "train"):
         options = replace(options, reference=str(Path(options.reference).expanduser().resolve()))
-    records = Evaluation(loaded, load_dataset(spec), metrics, options).run()
-    if record:
-        record_evaluations(run_dir, loaded.step, records)
-    return records
+    return Evaluation(subject, load_dataset(spec), metrics, options).run()
 
 
-def record_evaluations(run_dir: Path, step: int, records: list[dict[str, Any]]) -> None:
+def record_evaluations(run: RunDir, step: int, records: list[dict[str, Any]]) -> None:
     """Append ``records`` to the run's metrics.jsonl; a run on read-only storage (or a full
     disk) is a `WriteError` naming the file."""
-    log = MetricsLog(RunDir(Path(run_dir)).metrics_path)
+    log = MetricsLog(run.metrics_path)
     try:
         for record in records:
             log.write({"step": step, "evaluation": record})

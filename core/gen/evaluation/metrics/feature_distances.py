@@ -1,8 +1,9 @@
 """FID and KID between two sets of features, with torchmetrics' arithmetic.
 
-gen computes each set's features once (see `gen.quality`) and shares them between FID, KID and
-precision/recall, so torchmetrics is handed the features themselves through a pass-through
-"extractor" that declares ``num_features`` (which also spares it a dummy 299x299 forward).
+gen computes each set's features once (see `gen.evaluation.quality`) and shares them between
+FID, KID and precision/recall, so torchmetrics is handed the features themselves through a
+pass-through "extractor" that declares ``num_features`` (which also spares it a dummy 299x299
+forward).
 """
 
 from __future__ import annotations

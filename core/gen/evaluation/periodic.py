@@ -15,13 +15,18 @@ from typing import Any
 
 from gen.data.datasets import held_out, load_dataset
 from gen.errors import GenError
-from gen.evaluation import HIGHER_IS_BETTER, EvalOptions, Evaluation, build_scorer
+from gen.evaluation.evaluate import (
+    HIGHER_IS_BETTER,
+    EvalOptions,
+    Evaluation,
+    Subject,
+    build_scorer,
+)
+from gen.evaluation.quality import QUALITY_METRICS
 from gen.latent import require_latent
 from gen.model import Model
-from gen.quality import QUALITY_METRICS
-from gen.sampling import LoadedRun
+from gen.seeding import preserved_rng
 from gen.specs import RunSpec
-from gen.training.checkpoint import preserved_rng
 
 
 class PeriodicEvaluator:
@@ -39,11 +44,11 @@ class PeriodicEvaluator:
         self.scorer = None
         if self.metric in QUALITY_METRICS:  # fail before training starts, not at the first eval
             with preserved_rng(), eval_mode(model):
-                self.scorer = build_scorer(self._loaded(model, 0), self.data, self.options)
+                self.scorer = build_scorer(Subject(model, self.spec, 0), self.data, self.options)
 
     def evaluate(self, model: Model, step: int) -> dict[str, Any]:
         with preserved_rng(), eval_mode(model):
-            ev = Evaluation(self._loaded(model, step), self.data, [self.metric], self.options,
+            ev = Evaluation(Subject(model, self.spec, step), self.data, [self.metric], self.options,
                             scorer=self.scorer)
             return ev.run()[0]
 
@@ -51,9 +56,6 @@ class PeriodicEvaluator:
         if self.best is None:
             return True
         return value > self.best if self.metric in HIGHER_IS_BETTER else value < self.best
-
-    def _loaded(self, model: Model, step: int) -> LoadedRun:
-        return LoadedRun(model, self.spec, step, checkpoint=None)
 
 
 @contextmanager

@@ -1,8 +1,11 @@
-"""Checkpoints: everything needed to continue a run bit for bit, and nothing that can execute.
+"""Checkpoint files: everything needed to continue a run bit for bit, and nothing that can
+execute.
 
 A checkpoint is a dict of tensors and plain Python values saved with `torch.save` and loaded
 with ``torch.load(weights_only=True)``, which refuses pickled objects. It holds every module and
-optimizer, the step, the data stream's position and every RNG state.
+optimizer, the step, the spec the run was trained with, the data stream's position and every
+RNG state. ``step-NNNNNN.pt`` is written first, then ``latest.pt`` is pointed at it: a kill in
+between leaves a complete step file, from which the run resumes.
 """
 
 from __future__ import annotations
@@ -10,10 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import pickle
-import random
 import re
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +22,9 @@ import torch
 
 from gen.errors import CheckpointError, WriteError
 from gen.fileio import atomic_link, atomic_write
-from gen.training.rundir import RunDir
+from gen.run.layout import RunDir
 
 FORMAT = 1
-_STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
-
-
-def step_checkpoints(run: RunDir) -> dict[int, Path]:
-    """Step-numbered checkpoints of a run, by step."""
-    if not run.checkpoints.is_dir():
-        return {}
-    found = {}
-    for path in run.checkpoints.iterdir():
-        m = _STEP_FILE.match(path.name)
-        if m:
-            found[int(m.group(1))] = path
-    return dict(sorted(found.items()))
 
 
 def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int | None) -> Path:
@@ -55,7 +43,7 @@ def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int |
             f"`gen train {payload.get('model', 'MODEL')} --out {run.root} --resume`"
         ) from exc
     if keep is not None:
-        for old_step, old in list(step_checkpoints(run).items())[:-keep]:
+        for old_step, old in list(run.step_checkpoints().items())[:-keep]:
             if old_step != step:
                 old.unlink(missing_ok=True)
     return path
@@ -63,23 +51,52 @@ def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int |
 
 def find_checkpoint(run: RunDir, which: str = "latest") -> Path:
     """``latest``, ``best`` or a step number -> the checkpoint file, with a clear error if
-    absent."""
-    if which in ("latest", "best"):
-        path = run.checkpoints / f"{which}.pt"
+    absent. Without ``latest.pt`` (a kill before it was first written) ``latest`` is the newest
+    step file."""
+    steps = run.step_checkpoints()
+    if which == "latest":
+        path = run.checkpoints / "latest.pt"
+        if not path.is_file() and steps:
+            path = steps[max(steps)]
+    elif which == "best":
+        path = run.checkpoints / "best.pt"
     else:
         try:
-            path = step_checkpoints(run).get(int(which))
+            path = steps.get(int(which))
         except ValueError:
             raise CheckpointError(
                 f"--checkpoint must be 'best', 'latest' or a step number, got {which!r}"
             ) from None
     if path is None or not path.is_file():
-        steps = ", ".join(str(s) for s in step_checkpoints(run)) or "none"
+        listed = ", ".join(str(s) for s in steps) or "none"
         hint = " (best.pt is kept by runs trained with train.eval_every)" if which == "best" else ""
         raise CheckpointError(
-            f"no checkpoint {which!r} in {run.checkpoints} (step checkpoints: {steps}){hint}"
+            f"no checkpoint {which!r} in {run.checkpoints} (step checkpoints: {listed}){hint}"
         )
     return path
+
+
+def resume_checkpoint(run: RunDir, map_location: Any = "cpu") -> tuple[dict[str, Any], str | None]:
+    """The checkpoint a run resumes from, and a note when it is not ``latest.pt``.
+
+    ``latest.pt`` when it exists (a damaged one is an error: nothing is guessed). Without it,
+    the newest step file that loads; unreadable newer ones are skipped and named in the note."""
+    latest = run.checkpoints / "latest.pt"
+    if latest.is_file():
+        return load_checkpoint(latest, map_location), None
+    skipped = []
+    for path in reversed(list(run.step_checkpoints().values())):
+        try:
+            ckpt = load_checkpoint(path, map_location)
+        except CheckpointError as exc:
+            skipped.append(f"{path.name} ({str(exc).removeprefix(f'{path}: ')})")
+            continue
+        note = f"{latest} is missing: resuming from {path.name}, the newest step checkpoint"
+        if skipped:
+            note += " that loads; skipped " + "; ".join(skipped)
+        return ckpt, note
+    raise CheckpointError(f"no readable checkpoint in {run.checkpoints} to resume from"
+                          + (f"; skipped {'; '.join(skipped)}" if skipped else ""))
 
 
 def save_best(run: RunDir, payload: dict[str, Any], best: dict[str, Any]) -> Path:
@@ -91,6 +108,19 @@ def save_best(run: RunDir, payload: dict[str, Any], best: dict[str, Any]) -> Pat
         path, lambda tmp: _torch_save({"format": FORMAT, "step": step, **payload, "best": best},
                                       tmp)
     )
+
+
+def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
+    """The score kept in ``best.pt`` (None without one). A best.pt from after ``step`` (the
+    step a run resumes from) is deleted: those steps are trained, and scored, again."""
+    path = run.checkpoints / "best.pt"
+    if not path.is_file():
+        return None
+    best = load_checkpoint(path).get("best")
+    if best is None or best["step"] > step:
+        path.unlink()
+        return None
+    return best
 
 
 def _torch_save(obj: Any, path: Path) -> None:
@@ -111,26 +141,21 @@ def _kept(run: RunDir) -> str:
     latest = run.checkpoints / "latest.pt"
     if not latest.is_file():
         return "no checkpoint was written before"
-    for step, path in reversed(step_checkpoints(run).items()):
+    step = linked_step(run)
+    return "latest.pt is kept as it was" if step is None else (
+        f"latest.pt is kept and still holds step {step}")
+
+
+def linked_step(run: RunDir) -> int | None:
+    """The step of the step file ``latest.pt`` is a hard link to (None when it is a copy)."""
+    latest = run.checkpoints / "latest.pt"
+    for step, path in reversed(run.step_checkpoints().items()):
         try:
             if os.path.samefile(path, latest):
-                return f"latest.pt is kept and still holds step {step}"
+                return step
         except OSError:
             continue
-    return "latest.pt is kept as it was"
-
-
-def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
-    """The score kept in ``best.pt`` (None without one). A best.pt from after ``step`` (the
-    step a run resumes from) is deleted: those steps are trained, and scored, again."""
-    path = run.checkpoints / "best.pt"
-    if not path.is_file():
-        return None
-    best = load_checkpoint(path).get("best")
-    if best is None or best["step"] > step:
-        path.unlink()
-        return None
-    return best
+    return None
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -177,44 +202,3 @@ def _damage(f) -> str | None:
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         return str(exc)
     return None if bad is None else f"{bad} fails its checksum"
-
-
-def rng_state() -> dict[str, Any]:
-    """Every RNG a model might draw from, in a form `weights_only` loading accepts."""
-    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    try:
-        import numpy as np
-    except ImportError:  # numpy is optional for torch; nothing to save then
-        return state
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached]
-    return state
-
-
-@contextmanager
-def preserved_rng():
-    """Run a block (an evaluation during training, say) without moving any RNG stream: every
-    state is saved before and restored after, so the run continues exactly as without it."""
-    state = rng_state()
-    try:
-        yield
-    finally:
-        set_rng_state(state)
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(_as_tuple(state["python"]))
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    if "numpy" in state:
-        import numpy as np
-
-        kind, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value

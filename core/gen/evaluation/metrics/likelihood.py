@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 
+from gen.data.batch import Batch
 from gen.errors import GenError
-from gen.model import Batch, Model
+from gen.model import Model
 
 
 def negative_log_likelihood(

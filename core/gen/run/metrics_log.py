@@ -41,17 +41,29 @@ class MetricsLog:
             self._tb.close()
 
 
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Every record of a metrics log, in order. A line cut short by a kill (or anything else
+    that is not a JSON object with a step) is skipped; a missing log has no records."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
 def truncate_after(path: Path, step: int) -> None:
-    """Drop lines logged after ``step``: the run logs those steps again."""
+    """Drop records logged after ``step``: the run logs those steps again."""
     if not path.is_file():
         return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut short by a kill
-            continue
+    kept = [json.dumps(r) for r in read_metrics(path) if r["step"] <= step]
     atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 

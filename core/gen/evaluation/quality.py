@@ -15,11 +15,11 @@ import torch
 
 from gen.data.datasets import ImageSet
 from gen.errors import GenError
+from gen.evaluation.metrics.feature_distances import frechet_distance, kernel_distance
+from gen.evaluation.metrics.precision_recall import K, precision_recall
 from gen.extractors.base import Extractor, extract
-from gen.images import to_uint8
-from gen.metrics.feature_distances import frechet_distance, kernel_distance
-from gen.metrics.precision_recall import K, precision_recall
 from gen.model import Model
+from gen.sampling import generate
 
 QUALITY_METRICS = ("fid", "kid", "precision", "recall")
 
@@ -57,20 +57,10 @@ class QualityScorer:
             return torch.arange(self.n) % classes
         return labels.repeat(-(-self.n // labels.shape[0]))[: self.n]
 
-    @torch.no_grad()
-    def generate(self, model: Model, seed: int) -> torch.Tensor:
-        """``n`` samples as uint8 (n, C, H, W) on the CPU; the same seed, the same images."""
-        labels = self.labels_for(model)
-        g = torch.Generator(device=model.device).manual_seed(seed)
-        batches = []
-        for start in range(0, self.n, self.batch_size):
-            count = min(self.batch_size, self.n - start)
-            y = None if labels is None else labels[start : start + count].to(model.device)
-            batches.append(to_uint8(model.sample(count, labels=y, generator=g)))
-        return torch.cat(batches)
-
     def features(self, model: Model, seed: int) -> torch.Tensor:
-        return extract(self.extractor, self.generate(model, seed), self.batch_size)
+        """Features of ``n`` samples of ``model``; the same seed, the same images."""
+        images = generate(model, self.n, seed, self.labels_for(model), self.batch_size)
+        return extract(self.extractor, images, self.batch_size)
 
     def records(self, metrics: list[str], fake: torch.Tensor, seed: int) -> list[dict[str, Any]]:
         """One record per metric of ``metrics`` (names from `QUALITY_METRICS`)."""

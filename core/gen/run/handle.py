@@ -1,0 +1,178 @@
+"""`Run`: a run directory in Python, read through the same code every command uses.
+
+`gen.load_run(path)` returns one; so does `gen.train(...)`. Creating it reads spec.json only; the
+model is built on first use of `Run.model`, on the device asked for. A `Run` never needs the
+run's lock and writes nothing but the records `evaluate` appends to metrics.jsonl, so it may be
+opened while the run is still training (what it reads is what is on disk when asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gen import specs
+from gen.data.info import DataInfo
+from gen.device import resolve_device
+from gen.errors import CheckpointError
+from gen.model import Model
+from gen.plugins import Plugins, get_plugins
+from gen.registry import ModelInfo
+from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
+from gen.run.layout import STEP_FILE, RunDir
+from gen.run.metrics_log import read_metrics
+from gen.sampling import check_labels, generate
+
+
+class Run:
+    """One run directory: its spec, checkpoints, metrics and model.
+
+    ``checkpoint`` picks the weights `model`, `sample`, `evaluate` and `encode` use: ``"latest"``
+    (default), ``"best"`` (kept by ``train.eval_every``) or a step number. ``device`` is where
+    the model is built: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda:1"``...
+    """
+
+    def __init__(self, path: str | Path, checkpoint: str | int = "latest", device: str = "auto",
+                 plugins: Plugins | None = None):
+        self.dir = RunDir(Path(path))
+        raw = self.dir.read_spec()
+        model = raw.get("model")
+        name = model.get("name") if isinstance(model, dict) else None
+        if not isinstance(name, str):
+            raise CheckpointError(f"{self.dir.spec_path}: no model.name in it")
+        self.name: str = name
+        self._raw_spec = raw
+        self._which = str(checkpoint)
+        self._device = device
+        self._plugins = plugins
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, model={self.name!r})"
+
+    @property
+    def path(self) -> Path:
+        return self.dir.root
+
+    @cached_property
+    def model_info(self) -> ModelInfo:
+        """The registered model this run was trained with (its plugin must be installed)."""
+        return (self._plugins or get_plugins()).registry.get(self.name)
+
+    @cached_property
+    def spec(self) -> specs.RunSpec:
+        """The resolved spec in spec.json, validated by the model's family."""
+        return specs.validate(self.model_info.spec_class(), self._raw_spec,
+                              source=str(self.dir.spec_path))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """run.json: model, plugin and versions, device, process count, data shape."""
+        return self.dir.read_info()
+
+    @property
+    def checkpoints(self) -> dict[int, Path]:
+        """Step-numbered checkpoint files, oldest first."""
+        return self.dir.step_checkpoints()
+
+    @property
+    def sample_grids(self) -> dict[int, Path]:
+        """The sample grids written during training, oldest first."""
+        return self.dir.sample_grids()
+
+    def checkpoint(self) -> Path:
+        """The checkpoint file this Run reads (``checkpoint`` given when it was opened)."""
+        return find_checkpoint(self.dir, self._which)
+
+    @property
+    def step(self) -> int:
+        """The step of the weights this Run reads; 0 for a run without a checkpoint yet."""
+        if "model" in self.__dict__:
+            return self._step
+        if not self.dir.has_checkpoints() and self._which == "latest":
+            return 0
+        path = self.checkpoint()
+        if (m := STEP_FILE.match(path.name)) is not None:
+            return int(m.group(1))
+        if path.name == "latest.pt" and (step := linked_step(self.dir)) is not None:
+            return step
+        return int(load_checkpoint(path)["step"])
+
+    @cached_property
+    def model(self) -> Model:
+        """The model with the checkpoint's weights, in eval mode on this Run's device."""
+        path = self.checkpoint()
+        target = resolve_device(self._device)
+        ckpt = load_checkpoint(path, map_location=target)
+        if ckpt.get("model") != self.name:
+            raise CheckpointError(f"{path} is a checkpoint of {ckpt.get('model')!r}, "
+                                  f"not {self.name!r}")
+        try:
+            model = self.model_info.model_class()(self.spec.model, DataInfo(**ckpt["data_info"]))
+            model.load_state_dict(ckpt["state"])
+            self._step = int(ckpt["step"])
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{path} does not fit model {self.name!r}: {exc}") from None
+        model.to(target)
+        model.train(False)
+        return model
+
+    def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
+               batch_size: int = 256) -> torch.Tensor:
+        """``n`` images as uint8 ``(n, C, H, W)`` on the CPU. The same seed (and batch size)
+        gives the same images. ``labels`` (conditional models) are repeated to fill ``n``;
+        without them the classes cycle 0, 1, 2, ..."""
+        model = self.model
+        y = None if labels is None else check_labels(model, labels, n)
+        return generate(model, n, seed, y, batch_size)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """metrics.jsonl, one dict per line: training logs (step, losses, images_per_s,
+        elapsed_s) and evaluation records (step, evaluation)."""
+        return read_metrics(self.dir.metrics_path)
+
+    def evaluate(self, metrics: str | Sequence[str] = "nll", *, n: int = 10_000,
+                 reference: str = "test", extractor: str = "lenet",
+                 extractor_weights: str | None = None, iw_samples: int = 1000,
+                 batch_size: int = 256, limit: int | None = None, seed: int = 0,
+                 record: bool = True) -> dict[str, dict[str, Any]]:
+        """Score the weights on ``metrics`` (``"nll,fid"`` or a list): metric name -> the record
+        `gen evaluate --json` prints (value, unit, estimator, images, extractor, ...). With
+        ``record`` the records are also appended to metrics.jsonl. The options are those of
+        `gen evaluate`."""
+        from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
+            EvalOptions,
+            Subject,
+            evaluate,
+            record_evaluations,
+        )
+
+        names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
+        options = EvalOptions(reference=reference, n=n, extractor=extractor,
+                              extractor_weights=extractor_weights, iw_samples=iw_samples,
+                              batch_size=batch_size, limit=limit, seed=seed)
+        subject = Subject(self.model, self.spec, self.step, self.checkpoint())
+        records = evaluate(subject, [m for m in names if m], options)
+        if record:
+            record_evaluations(self.dir, subject.step, records)
+        return {r["metric"]: r for r in records}
+
+    def encode(self, split: str = "test", limit: int | None = None,
+               batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A latent-variable model's posterior means of a data split, (N, latent_dim) float on
+        the CPU, and the images' labels (None for unlabelled data)."""
+        from gen.data.datasets import held_out, load_dataset
+        from gen.latent import encode_all, require_latent
+
+        require_latent(self.model, "encoding")
+        data = load_dataset(held_out(self.spec.data, split, limit))
+        return encode_all(self.model, data, batch_size), data.labels
+
+
+def load_run(path: str | Path, checkpoint: str | int = "latest", device: str = "auto") -> Run:
+    """Open the run directory ``path`` (a `Run`); see `Run` for ``checkpoint`` and
+    ``device``. Raises `gen.CheckpointError` if ``path`` is not a gen run."""
+    return Run(path, checkpoint, device)

@@ -1,0 +1,97 @@
+"""One writer per run: an OS lock on ``RUN/.lock`` held for as long as a run is trained.
+
+The lock is the kernel's (``flock`` on POSIX, ``msvcrt.locking`` on Windows), so it dies with
+the process that holds it: a killed run never leaves a stale lock behind. The holder writes its
+pid and host into the file, for the error the next writer sees. Readers (`gen sample`,
+`gen evaluate`) never take it.
+
+Hand-written rather than `filelock` (installed with torch): depending on its version filelock
+truncates or unlinks the lock file, which would lose the holder's pid, and on file systems
+without ``flock`` it falls back to a lock file that outlives a killed process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from gen.errors import RunLockedError, WriteError
+
+if sys.platform == "win32":  # pragma: no cover - CI runs on Linux
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        # Lock one byte past the pid, so the next writer can still read who holds it.
+        os.lseek(fd, 4096, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):  # EAGAIN; EACCES on some file systems
+            return False
+        return True
+
+
+class RunLock:
+    """Exclusive, non-blocking: `acquire` either takes the lock or raises `RunLockedError`
+    naming the holder. Released by `release`, or by the process ending."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        try:
+            # No O_TRUNC: until the lock is ours, the file holds the current holder's pid.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WriteError(self.path, exc) from None
+        try:
+            locked = _try_lock(fd)
+        except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
+            os.close(fd)
+            raise WriteError(self.path, exc, hint="the file system of the run folder does not "
+                             "support file locks; put the run on a local disk") from None
+        if not locked:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise RunLockedError(
+                f"{self.path.parent} is being trained by another gen process ({holder}); "
+                "wait for it to finish or stop it, or choose another --out"
+            )
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".ljust(256).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        pid, _, host = os.read(fd, 256).decode(errors="replace").strip().partition(" ")
+    except OSError:
+        return "pid unknown"
+    if not pid:
+        return "pid unknown"
+    return f"pid {pid}" + (f" on {host}" if host and host != socket.gethostname() else "")

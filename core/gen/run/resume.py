@@ -1,0 +1,61 @@
+"""What a resumed run may change: the spec it continues with, compared field by field with the
+spec its checkpoint was trained with (which the checkpoint carries).
+
+Only length and cadence (`gen.specs.RESUMABLE_OVERRIDES`) may change; anything else would
+train on other data or with other maths while spec.json and the checkpoint claim the new
+values. ``train.out`` is not compared: a run folder may be moved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gen import specs
+from gen.errors import CheckpointError, SpecError
+
+_NOT_COMPARED = ("train.out",)
+_ABSENT = object()
+
+
+def check_resume(spec: specs.RunSpec, trained: Any, step: int, spec_file: Path) -> None:
+    """Raise a `SpecError` naming every field of ``spec`` that differs from ``trained`` (the
+    checkpoint's spec) and may not change, and when ``train.steps`` is below ``step``."""
+    if not isinstance(trained, dict):
+        raise CheckpointError(f"the checkpoint at step {step} does not carry the spec it was "
+                              "trained with; it cannot be resumed safely")
+    try:
+        before = specs.validate(type(spec.model), trained).model_dump(mode="json")
+    except SpecError as exc:
+        raise CheckpointError(f"the spec in the checkpoint at step {step} no longer validates "
+                              f"with this version of {spec.model.name!r}: {exc}") from None
+    now, was = _flatten(spec.model_dump(mode="json")), _flatten(before)
+    changed = [k for k in sorted(now.keys() | was.keys())
+               if now.get(k, _ABSENT) != was.get(k, _ABSENT) and k not in specs.RESUMABLE_OVERRIDES
+               and k not in _NOT_COMPARED]
+    problems = [(k, f"is {_show(now.get(k, _ABSENT))} in spec.json, but the run was trained "
+                    f"with {_show(was.get(k, _ABSENT))}") for k in changed]
+    if problems:
+        allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
+        problems.append(("", f"only {allowed} may change on --resume: put the trained values "
+                             "back, or train a new run with another --out"))
+        raise SpecError(problems, str(spec_file))
+    if spec.train.steps < step:
+        raise SpecError([("train.steps", f"{spec.train.steps} is below the step reached: the "
+                                         f"run is already at step {step}")], str(spec_file))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(_flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _show(value: Any) -> str:
+    return "absent" if value is _ABSENT else json.dumps(value)

@@ -1,0 +1,97 @@
+"""`gen.train`: the one way into training; `gen train` on the command line calls it too.
+
+Importing this module is cheap (no torch), so the CLI can load it for `gen train --help`.
+`prepare` resolves everything a run needs before any work (the family, the validated spec, the
+run folder, and whether gen may write there), so a mistake is reported in a second and, for
+`gen train --nproc`, once rather than by every process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gen import specs
+from gen.errors import SpecError, UsageError
+from gen.plugins import get_plugins
+from gen.registry import ModelInfo
+from gen.run.layout import RunDir, default_out
+
+if TYPE_CHECKING:
+    from gen.run.handle import Run
+
+SpecInput = specs.RunSpec | Mapping[str, Any] | str | Path | None
+Overrides = Mapping[str, Any] | Sequence[str] | None
+
+
+def train(name: str, spec: SpecInput = None, overrides: Overrides = None,
+          out: str | Path | None = None, resume: bool = False, progress: bool = True) -> Run:
+    """Train model ``name`` and return its `Run`.
+
+    ``spec`` is a dict, a JSON file's path or a `gen.RunSpec` (default: the model's defaults);
+    ``overrides`` are ``--set`` pairs, e.g. ``{"train.steps": 200}``. ``out`` is the run folder
+    (default ``train.out``, else ``runs/<model>-<dataset>``): it must be missing, empty or a gen
+    run. ``resume=True`` continues the run in ``out`` from its latest checkpoint (no ``spec``;
+    only length and cadence may be overridden). Ctrl-C stops after the step in flight and
+    writes a checkpoint; the returned run's ``step`` then says where it stopped.
+    """
+    from gen.run.handle import Run  # imports torch
+    from gen.training.loop import Trainer
+
+    info, run_spec, root = prepare(name, spec, overrides, out, resume)
+    Trainer(info, run_spec, RunDir(root), show_progress=progress).train(resume)
+    return Run(root)
+
+
+def prepare(name: str, spec: SpecInput = None, overrides: Overrides = None,
+            out: str | Path | None = None,
+            resume: bool = False) -> tuple[ModelInfo, specs.RunSpec, Path]:
+    """The model, its validated spec and the run folder, checked before any work."""
+    info = get_plugins().registry.get(name)
+    spec_class = info.spec_class()
+    pairs = _override_strings(overrides)
+    if resume:
+        if spec is not None:
+            raise UsageError("--spec cannot be combined with --resume: a resumed run keeps the "
+                             "spec in its run directory")
+        if out is None:
+            raise UsageError("--resume needs --out RUN_DIR, the run to continue")
+        keys = [".".join(specs.parse_override(p)[0]) for p in pairs]
+        fixed = [k for k in keys if k not in specs.RESUMABLE_OVERRIDES]
+        if fixed:
+            allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
+            raise SpecError([(k, f"cannot change on --resume (only {allowed})") for k in fixed])
+        run = RunDir(Path(out))
+        run.check_target(resume=True)
+        validated = specs.validate(spec_class, run.read_spec(), pairs,
+                                   source=str(run.spec_path))
+        return info, validated, run.root
+    raw, source = _raw_spec(spec)
+    validated = specs.validate(spec_class, raw, pairs, source=source)
+    root = Path(out or validated.train.out or default_out(name, validated.data.dataset))
+    RunDir(root).check_target(resume=False)
+    return info, validated, root
+
+
+def _raw_spec(spec: SpecInput) -> tuple[dict[str, Any], str | None]:
+    if spec is None:
+        return {}, None
+    if isinstance(spec, specs.RunSpec):
+        return spec.model_dump(mode="json"), None
+    if isinstance(spec, str | Path):
+        return specs.load_json(spec), str(spec)
+    return dict(spec), None
+
+
+def _override_strings(overrides: Overrides) -> list[str]:
+    """``--set`` strings; a mapping's values are taken as they are (JSON-encoded here, so the
+    one parser reads both)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    if isinstance(overrides, str):
+        return [overrides]
+    return list(overrides)
