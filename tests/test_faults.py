@@ -306,7 +306,7 @@ def test_out_pointing_at_a_file(toy_plugins, tmp_path, steps_taken):
     assert_fails(train(target, "train.steps=2"), 2, "is a file")
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"train": {"out": str(target), "steps": 2, "device": "cpu"}}))
-    assert_fails(invoke("train", "toy", "--spec", spec, "-q"), 1,
+    assert_fails(invoke("train", "toy", "--spec", spec, "-q"), 2,
                  f"--out {target} is a file, not a folder")
     assert steps_taken == [] and target.read_text() == "keep me"
 

@@ -1,6 +1,6 @@
 """The shape of the core: no import cycle among gen's modules (function-level imports count
-too), and the rules of the house from DESIGN.md: storage knows nothing of the loop or of
-scores, scoring never needs the loop, data knows nothing of models."""
+too), and the rules of the house: storage knows nothing of the loop or of scores, scoring never
+needs the loop, data knows nothing of models."""
 
 import ast
 from pathlib import Path

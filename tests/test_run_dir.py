@@ -110,9 +110,10 @@ def test_a_second_writer_is_refused_naming_the_holder_and_the_first_run_is_intac
     first = start(toy_env, *TRAIN, "--out", str(run), "--resume", "--set", "train.steps=1000000",
                   "--set", "train.checkpoint_every=5")
     wait_for(run / "checkpoints" / f"step-{(stopped // 5 + 2) * 5:06d}.pt", first)
-    second = gen_cli(*TRAIN, "--out", str(run), "--resume")
-    assert second.returncode == 1
-    assert f"is being trained by another gen process (pid {first.pid})" in second.stderr
+    for args in (["--resume"], []):  # the pid says more than "already holds a run"
+        second = gen_cli(*TRAIN, "--out", str(run), *args)
+        assert second.returncode == 1
+        assert f"is being trained by another gen process (pid {first.pid})" in second.stderr
     sampled = gen_cli("sample", str(run), "-n", "4", "--device", "cpu",
                       "--out", str(tmp_path / "s.png"))
     assert sampled.returncode == 0, sampled.stderr
@@ -124,6 +125,37 @@ def test_a_second_writer_is_refused_naming_the_holder_and_the_first_run_is_intac
     resumed = gen_cli(*TRAIN, "--out", str(run), "--resume",
                       "--set", f"train.steps={stopped + 2}")
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_check_that_fails_at_setup_writes_nothing(tmp_path, gen_cli):
+    """The evaluator's checks come before the folder is claimed: for a new run no folder,
+    for a resumed one not a byte (metrics lines, grids and best.pt included)."""
+    nll = ["--set", "train.eval_every=2", "--set", "train.eval_metric=nll"]
+    run = tmp_path / "run"
+    out = gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=4", *nll)
+    assert out.returncode == 1 and "'toy' has no likelihood" in out.stderr
+    assert not run.exists()
+    assert gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=4",
+                   "--set", "train.log_every=1", "--set", "train.sample_every=1",
+                   "--set", "train.checkpoint_every=2", *nll[2:]).returncode == 0
+    (run / "checkpoints" / "latest.pt").unlink()  # resumes from step 2: steps 3-4 are redone
+    before = snapshot(run)
+    out = gen_cli(*TRAIN, "--out", str(run), "--resume", *nll[:2])
+    assert out.returncode == 1 and "'toy' has no likelihood" in out.stderr
+    assert snapshot(run) == before
+
+
+def test_nproc_checks_the_resumed_spec_before_launching(tmp_path, gen_cli):
+    run = tmp_path / "run"
+    assert gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=2").returncode == 0
+    spec = json.loads((run / "spec.json").read_text())
+    spec["model"]["lr"] = 0.5
+    (run / "spec.json").write_text(json.dumps(spec))
+    out = gen_cli(*TRAIN, "--out", str(run), "--resume", "--nproc", "2",
+                  "--set", "train.steps=4")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("model.lr: is 0.5 in spec.json") == 1, "once, before any launch"
+    assert "Traceback" not in out.stderr
 
 
 # --- kills and lost files --------------------------------------------------------------------

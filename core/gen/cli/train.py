@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from gen.errors import SpecError, UsageError
 from gen.launch import STOP_FILE_ENV, is_main_process, launched_world_size, run_stoppable
+from gen.specs import RunSpec
 from gen.training.api import prepare
 
 
@@ -36,7 +38,7 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
     --rdzv-endpoint HOST:PORT -m gen train NAME ...` on each (docs/distributed.md)."""
     info, spec, root = prepare(name, spec_file, overrides, out, resume)
     if nproc > 1:
-        _launch(nproc, name, spec_file, overrides, str(root), resume, quiet, spec.train.batch_size)
+        _launch(nproc, name, spec_file, overrides, str(root), resume, quiet, spec)
 
     from gen.run.layout import RunDir
     from gen.training.loop import Trainer  # imports torch
@@ -53,15 +55,21 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
 
 
 def _launch(nproc: int, name: str, spec_file: str | None, overrides: tuple[str, ...], out: str,
-            resume: bool, quiet: bool, batch_size: int) -> NoReturn:
+            resume: bool, quiet: bool, spec: RunSpec) -> NoReturn:
     """Run this same command in ``nproc`` processes under torchrun, after the spec has been
     validated here once (so a mistake is reported once, not by every process)."""
     if launched_world_size() > 1:
         raise UsageError("--nproc cannot be used inside torchrun: the processes are already "
                          "launched")
+    batch_size = spec.train.batch_size
     if batch_size % nproc:
         raise SpecError([("train.batch_size", f"{batch_size} cannot be shared equally by "
                           f"{nproc} processes: use a multiple of {nproc}")])
+    if resume:  # its checkpoint against the spec, once here rather than by every process
+        from gen.run.layout import RunDir
+        from gen.run.resume import resume_point  # imports torch
+
+        resume_point(RunDir(Path(out)), spec)
     args = [name, "--out", out, *(a for o in overrides for a in ("--set", o))]
     args += ["--spec", spec_file] if spec_file else []
     args += ["--resume"] if resume else []

@@ -110,17 +110,15 @@ def save_best(run: RunDir, payload: dict[str, Any], best: dict[str, Any]) -> Pat
     )
 
 
-def drop_best_after(run: RunDir, step: int) -> dict[str, Any] | None:
-    """The score kept in ``best.pt`` (None without one). A best.pt from after ``step`` (the
-    step a run resumes from) is deleted: those steps are trained, and scored, again."""
+def best_until(run: RunDir, step: int) -> dict[str, Any] | None:
+    """The score kept in ``best.pt`` if it was reached by ``step`` (the step a run resumes
+    from); None without one, or when it is from later steps, which are trained and scored
+    again (the trainer then deletes it once it owns the folder)."""
     path = run.checkpoints / "best.pt"
     if not path.is_file():
         return None
     best = load_checkpoint(path).get("best")
-    if best is None or best["step"] > step:
-        path.unlink()
-        return None
-    return best
+    return best if isinstance(best, dict) and best.get("step", step + 1) <= step else None
 
 
 def _torch_save(obj: Any, path: Path) -> None:

@@ -84,7 +84,10 @@ class Run:
         return self.dir.sample_grids()
 
     def checkpoint(self) -> Path:
-        """The checkpoint file this Run reads (``checkpoint`` given when it was opened)."""
+        """The checkpoint file this Run reads (``checkpoint`` given when it was opened); once
+        `model` is loaded, the file its weights came from."""
+        if "model" in self.__dict__:
+            return self._checkpoint
         return find_checkpoint(self.dir, self._which)
 
     @property
@@ -113,7 +116,7 @@ class Run:
         try:
             model = self.model_info.model_class()(self.spec.model, DataInfo(**ckpt["data_info"]))
             model.load_state_dict(ckpt["state"])
-            self._step = int(ckpt["step"])
+            self._step, self._checkpoint = int(ckpt["step"]), path
         except (KeyError, TypeError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{path} does not fit model {self.name!r}: {exc}") from None
         model.to(target)

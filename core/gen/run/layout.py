@@ -117,7 +117,13 @@ class RunDir:
         """For writers, before any work: may a run be started (or, with ``resume``, continued)
         here? Reads only; `claim` checks again under the lock."""
         if self.root.exists() and not self.root.is_dir():
-            raise GenError(f"--out {self.root} is a file, not a folder. Choose another with --out.")
+            raise FolderError(f"--out {self.root} is a file, not a folder. Choose another with "
+                              "--out.")
+        if self.is_run():
+            RunLock(self.lock_path).check_free()  # the writer's pid says more than its files
+        self._check_contents(resume)
+
+    def _check_contents(self, resume: bool) -> None:
         if resume:
             self.require_run()
             if not self.has_checkpoints():
@@ -162,9 +168,15 @@ class RunDir:
         and remove temp files a killed writer left. Returns the held lock."""
         self.check_target(resume)
         self._make_writable(self.root)
+        new_lock = not self.lock_path.exists()
         lock = RunLock(self.lock_path).acquire()
         try:
-            self.check_target(resume)
+            try:
+                self._check_contents(resume)
+            except FolderError:  # files appeared meanwhile: leave the folder as it was
+                if new_lock:
+                    self.lock_path.unlink(missing_ok=True)
+                raise
             if seen is not None and self.checkpoint_files() != seen:
                 raise RunLockedError(f"{self.root} was trained by another gen process while this "
                                      "one was starting; run the command again")

@@ -57,22 +57,40 @@ class RunLock:
         except OSError as exc:
             raise WriteError(self.path, exc) from None
         try:
+            self._take(fd)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".ljust(256).encode())
+        except BaseException:
+            os.close(fd)  # releases the lock if it was taken
+            raise
+        self._fd = fd
+        return self
+
+    def check_free(self) -> None:
+        """Raise `RunLockedError` if another process holds the lock; writes nothing (a
+        missing lock file is a free lock)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise WriteError(self.path, exc) from None
+        try:
+            self._take(fd)
+        finally:
+            os.close(fd)
+
+    def _take(self, fd: int) -> None:
+        try:
             locked = _try_lock(fd)
         except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
-            os.close(fd)
             raise WriteError(self.path, exc, hint="the file system of the run folder does not "
                              "support file locks; put the run on a local disk") from None
         if not locked:
-            holder = _read_holder(fd)
-            os.close(fd)
             raise RunLockedError(
-                f"{self.path.parent} is being trained by another gen process ({holder}); "
-                "wait for it to finish or stop it, or choose another --out"
+                f"{self.path.parent} is being trained by another gen process "
+                f"({_read_holder(fd)}); wait for it to finish or stop it, or choose another --out"
             )
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".ljust(256).encode())
-        self._fd = fd
-        return self
 
     def release(self) -> None:
         if self._fd is not None:

@@ -14,9 +14,26 @@ from typing import Any
 
 from gen import specs
 from gen.errors import CheckpointError, SpecError
+from gen.run.checkpoints import resume_checkpoint
+from gen.run.layout import RunDir
 
 _NOT_COMPARED = ("train.out",)
 _ABSENT = object()
+
+
+def resume_point(run: RunDir, spec: specs.RunSpec) -> tuple[dict[str, Any], str | None]:
+    """The checkpoint ``run`` continues from (and a note when it is not latest.pt), checked
+    against the model and ``spec`` before anything is trained or written."""
+    ckpt, note = resume_checkpoint(run)
+    if ckpt.get("model") != spec.model.name:
+        raise CheckpointError(f"the checkpoint in {run.checkpoints} is of model "
+                              f"{ckpt.get('model')!r}, not {spec.model.name!r}")
+    step = ckpt.get("step")
+    if not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"the checkpoint in {run.checkpoints} has no valid step "
+                              f"(got {step!r})")
+    check_resume(spec, ckpt.get("spec"), step, run.spec_path)
+    return ckpt, note
 
 
 def check_resume(spec: specs.RunSpec, trained: Any, step: int, spec_file: Path) -> None:

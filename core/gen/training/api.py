@@ -87,11 +87,11 @@ def _raw_spec(spec: SpecInput) -> tuple[dict[str, Any], str | None]:
 
 def _override_strings(overrides: Overrides) -> list[str]:
     """``--set`` strings; a mapping's values are taken as they are (JSON-encoded here, so the
-    one parser reads both)."""
+    one parser reads both; a value JSON has no type for, a Path say, becomes its text)."""
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+        return [f"{key}={json.dumps(value, default=str)}" for key, value in overrides.items()]
     if isinstance(overrides, str):
         return [overrides]
     return list(overrides)

@@ -25,16 +25,16 @@ from gen.data.info import DataInfo
 from gen.data.loader import BatchStream
 from gen.device import resolve_device
 from gen.distributed import World
-from gen.errors import CheckpointError, DataError, TrainingError
+from gen.errors import CheckpointError, DataError, GenError, TrainingError
 from gen.images import save_grid
 from gen.launch import launched_world_size, local_rank, stop_requested
 from gen.model import Model
 from gen.registry import ModelInfo
-from gen.run.checkpoints import drop_best_after, resume_checkpoint, save_best, save_checkpoint
+from gen.run.checkpoints import best_until, save_best, save_checkpoint
 from gen.run.layout import RunDir
 from gen.run.lock import RunLock
 from gen.run.metrics_log import MetricsLog, truncate_after
-from gen.run.resume import check_resume
+from gen.run.resume import resume_point
 from gen.runtime import Runtime
 from gen.seeding import rng_state, seed_everything, set_rng_state
 from gen.specs import RunSpec
@@ -130,7 +130,11 @@ class Trainer:
         if main:
             self.run.check_target(resume)
         seen = self.run.checkpoint_files() if resume else None  # before reading one of them
-        ckpt = self._resume_checkpoint(main) if resume else None
+        ckpt = None
+        if resume:
+            ckpt, note = resume_point(self.run, self.spec)
+            if note and main:
+                self._say(note)
         data, model = self._data_and_model(device, world)
         stream = BatchStream(data, tr.batch_size, tr.seed, device,
                              rank=world.rank if world else 0,
@@ -142,15 +146,33 @@ class Trainer:
             _seed_rank(tr.seed, 0, world)
         session = _Session(model, stream, data.info, world, step, lock=None,
                            saved_at=step, sampled_at=step)
+        failed = None
         if main:
-            identity = {"model": self.info.name, "plugin": self.info.plugin}
-            session.lock = self.run.claim(resume, identity, seen)
             try:
-                self._open_outputs(session, device)
-            except BaseException:
-                session.lock.release()
-                raise
+                self._take_outputs(session, resume, seen, device)
+            except GenError as exc:
+                failed = exc
+        # Every process learns whether the main one could start, so none waits on it forever.
+        if world is not None and world.any(failed is not None) and failed is None:
+            raise TrainingError("process 0 could not start the run (its error is above)")
+        if failed is not None:
+            raise failed
         return session
+
+    def _take_outputs(self, s: _Session, resume: bool, seen: list | None,
+                      device: torch.device) -> None:
+        """The main process: the evaluator (its checks of metric and extractor come before
+        anything is written), then the folder is claimed and the outputs opened."""
+        best = best_until(self.run, s.step)
+        if self.spec.train.eval_every:
+            s.evaluator = self._evaluator(s.model, best)
+        s.lock = self.run.claim(resume, {"model": self.info.name, "plugin": self.info.plugin},
+                                seen)
+        try:
+            self._open_outputs(s, device, best)
+        except BaseException:
+            s.close()
+            raise
 
     def _data_and_model(self, device: torch.device,
                         world: World | None) -> tuple[ImageSet, Model]:
@@ -164,23 +186,6 @@ class Trainer:
         model = build_model(self.info, self.spec, data.info).to(device)
         _accelerate(model, self.spec, world)
         return data, model
-
-    def _resume_checkpoint(self, main: bool) -> dict[str, Any]:
-        """The checkpoint to continue from, checked against the model and the spec."""
-        ckpt, note = resume_checkpoint(self.run)
-        if ckpt.get("model") != self.info.name:
-            raise CheckpointError(
-                f"the checkpoint in {self.run.checkpoints} is of model {ckpt.get('model')!r}, "
-                f"not {self.info.name!r}"
-            )
-        step = ckpt.get("step")
-        if not isinstance(step, int) or step < 0:
-            raise CheckpointError(f"the checkpoint in {self.run.checkpoints} has no valid step "
-                                  f"(got {step!r})")
-        check_resume(self.spec, ckpt.get("spec"), step, self.run.spec_path)
-        if note and main:
-            self._say(note)
-        return ckpt
 
     def _restore(self, ckpt: dict[str, Any], model: Model, stream: BatchStream,
                  world: World | None) -> int:
@@ -210,19 +215,19 @@ class Trainer:
             ) from None
         return step
 
-    def _open_outputs(self, s: _Session, device: torch.device) -> None:
-        """The main process's outputs: spec.json and run.json, the metrics log (lines, grids
-        and a best.pt from after the step resumed from go: those steps are done again) and the
-        evaluator."""
+    def _open_outputs(self, s: _Session, device: torch.device,
+                      best: dict[str, Any] | None) -> None:
+        """The main process's outputs, once it owns the folder: spec.json and run.json, and
+        the metrics log. Lines, grids and a best.pt from after the step resumed from go: those
+        steps are done again."""
         truncate_after(self.run.metrics_path, s.step)
         for step, grid in self.run.sample_grids().items():
             if step > s.step:
                 grid.unlink(missing_ok=True)
-        best = drop_best_after(self.run, s.step)
+        if best is None:
+            (self.run.checkpoints / "best.pt").unlink(missing_ok=True)
         self._write_run_files(s.data, device, s.world)
         s.log = MetricsLog(self.run.metrics_path, self.run.tensorboard)
-        if self.spec.train.eval_every:
-            s.evaluator = self._evaluator(s.model, best)
         parallel = f" x {s.world.size} processes" if s.world else ""
         start = f"resuming at step {s.step}" if s.step else "from scratch"
         self._say(f"{self.info.name} on {s.data.name} ({s.data.num_images} images, "
