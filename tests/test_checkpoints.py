@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gen.errors import CheckpointError
+from gen.errors import CheckpointError, UsageError
 from gen.fileio import atomic_write
 from gen.run.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
 from gen.run.layout import RunDir
@@ -29,7 +29,7 @@ def test_latest_and_pruning(tmp_path):
     assert load_checkpoint(find_checkpoint(run, "3"))["step"] == 3
     with pytest.raises(CheckpointError, match=r"no checkpoint '1'.*step checkpoints: 3, 4"):
         find_checkpoint(run, "1")
-    with pytest.raises(CheckpointError, match="'latest' or a step number"):
+    with pytest.raises(UsageError, match="'latest' or a step number"):
         find_checkpoint(run, "best-ish")
 
 

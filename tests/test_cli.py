@@ -125,7 +125,7 @@ def test_sample_errors(toy_plugins, tmp_path):
     result = invoke("sample", str(tmp_path / "nope"))
     assert result.exit_code == 1 and "does not exist" in result.output
     result = invoke("sample", str(tmp_path), "--out", "x.jpg")
-    assert result.exit_code == 1 and "--out must end in .png" in result.output
+    assert result.exit_code == 2 and "--out must end in .png" in result.output
     (tmp_path / "spec.json").write_text(json.dumps({"model": {"name": "toy"}}))
     result = invoke("sample", str(tmp_path))
     assert result.exit_code == 1 and "is not a gen run directory (no gen run.json" in result.output
@@ -193,4 +193,4 @@ def test_labels_need_a_conditional_model(toy_plugins, tmp_path):
     assert invoke("train", "toy", "--out", str(run), "-q", "--set", "train.steps=1",
                   "--set", "train.device=cpu").exit_code == 0
     result = invoke("sample", str(run), "--labels", "0,1")
-    assert result.exit_code == 1 and "--labels needs a conditional model" in result.output
+    assert result.exit_code == 2 and "--labels needs a conditional model" in result.output

@@ -214,7 +214,7 @@ def damage(kind: str, path: Path, marker: Path) -> str:
     elif kind == "pickled-object":
         ckpt = load_checkpoint(path)
         torch.save({**ckpt, "extra": Payload(marker)}, path)
-        return "refused to load: it holds objects other than tensors and plain values"
+        return "refused to load: it holds code (getattr), not only tensors and plain values"
     elif kind == "other-model":
         torch.save({**load_checkpoint(path), "model": "dcgan"}, path)
         return "is a checkpoint of 'dcgan', not 'toy-density'"
@@ -402,8 +402,8 @@ def registers(*names):
 
 
 @pytest.mark.parametrize("hooks, why", [
-    ({"gen_register_models": registers("toy", "other")},
-     "model name 'toy' is registered by two plugins: 'toy-plugin' and 'bad-plugin'"),
+    ({"gen_register_models": registers("toy:x", "other")},
+     "plugin 'bad-plugin': model name 'toy:x' may not contain ':' (it separates plugin and name)"),
     ({"gen_register_model": registers("other")},
      "unknown hook (misspelled?): unknown hook 'gen_register_model' in plugin"),
 ])

@@ -55,15 +55,17 @@ def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
     assert list(plugins.registry.models) == ["delta"], "the other plugin still loads"
 
 
-def test_duplicate_model_name_is_an_error_naming_both_plugins(monkeypatch):
+def test_a_name_two_plugins_register_must_be_qualified_and_both_stay_loaded(monkeypatch):
     plugin_module(monkeypatch, "first_plugin", gen_register_models=registers("same"))
     plugin_module(monkeypatch, "second_plugin", gen_register_models=registers("same", "other"))
     plugins = discover([entry_point("a-first", "first_plugin"),
                         entry_point("b-second", "second_plugin")])
-    assert plugins.registry.get("same").plugin == "a-first"
-    second = next(r for r in plugins.records if r.name == "b-second")
-    assert "'same'" in second.error and "a-first" in second.error and "b-second" in second.error
-    assert "other" not in plugins.registry.models, "a rejected plugin registers nothing"
+    assert all(r.ok for r in plugins.records), "neither plugin knocks the other out"
+    with pytest.raises(gen.errors.AmbiguousNameError, match="'a-first:same' or 'b-second:same'"):
+        plugins.registry.get("same")
+    assert plugins.registry.get("b-second:same").plugin == "b-second"
+    assert plugins.registry.get("a-first:same").plugin == "a-first"
+    assert plugins.registry.get("other").plugin == "b-second"
 
 
 def test_bad_register_calls_are_rejected():

@@ -23,6 +23,7 @@ from gen.evaluation.quality import QualityScorer
 from gen.extractors.base import ExtractorRequest, build_extractor, extract
 from gen.plugins import Plugins
 from gen.run.checkpoints import load_checkpoint
+from gen.sampling import batch_labels
 from gen.specs import DataSpec
 
 SIZE = 16
@@ -213,11 +214,15 @@ def test_conditional_models_get_the_reference_class_proportions():
         conditional = True
         data = DataInfo("x", 1, 8, num_classes=10, num_images=0)
 
+    def drawn(labels):  # the labels of 10 images, drawn in batches of 3 as `score` does
+        return torch.cat([batch_labels(Conditional(), labels, start, min(3, 10 - start))
+                          for start in range(0, 10, 3)]).tolist()
+
     scorer = QualityScorer(extractor=None, real=torch.zeros(4, 2),
                            real_labels=torch.tensor([3, 3, 3, 7]), n=10)
-    assert scorer.labels_for(Conditional()).tolist() == [3, 3, 3, 7, 3, 3, 3, 7, 3, 3]
+    assert drawn(scorer.labels_for(Conditional())) == [3, 3, 3, 7, 3, 3, 3, 7, 3, 3]
     scorer.real_labels = None
-    assert scorer.labels_for(Conditional()).tolist() == list(range(10))
+    assert drawn(scorer.labels_for(Conditional())) == list(range(10))
 
 
 # --- during training ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gen.data.info import DataInfo
 from gen.errors import (
+    AmbiguousNameError,
     CheckpointError,
     DataError,
     FolderError,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdversarialModel",
+    "AmbiguousNameError",
     "Batch",
     "CheckpointError",
     "DataError",

@@ -45,6 +45,13 @@ class UnknownExtractorError(GenError):
     exit_code = 2
 
 
+class AmbiguousNameError(GenError):
+    """A model or extractor name that several plugins register: it must be named as
+    ``PLUGIN:NAME``."""
+
+    exit_code = 2
+
+
 class FolderError(GenError):
     """A folder gen will not write into: not empty and not a gen run. Nothing was written."""
 
@@ -84,3 +91,8 @@ class WriteError(GenError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class GenWarning(UserWarning):
+    """Something gen did that a user should know of (data it left out, say); the CLI prints
+    it as one ``warning:`` line."""

@@ -2,7 +2,8 @@
 
 A plugin module marks its implementations with ``@gen.hookimpl``; a function whose name starts
 with ``gen_`` but matches no hook here makes the plugin fail to load (so a typo is an error, not a
-silently ignored hook).
+silently ignored hook). A hook that raises (``SystemExit`` too) marks its plugin broken, and what
+it prints goes to stderr.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def gen_register_models(register: Callable[..., None]) -> None:
             summary=..., spec="module:SpecClass", model="module:ModelClass")``. ``kind`` is one of
             ``adversarial``, ``latent-variable``, ``autoregressive``. ``spec`` and ``model`` are
             import paths, imported only when a spec is validated or a model is built, so that
-            discovery stays cheap (no torch import).
+            discovery stays cheap (no torch import). ``name`` has no ``:``; a name another
+            plugin registers too is kept for both and then picked as ``PLUGIN:NAME``.
     """
 
 
@@ -38,5 +40,5 @@ def gen_register_extractors(register: Callable[..., None]) -> None:
             takes a `gen.extractors.base.ExtractorRequest` and returns a
             `gen.extractors.base.Extractor` (a torch module mapping uint8 images to feature
             vectors); it is imported only when features are computed, so that discovery stays
-            cheap (no torch import).
+            cheap (no torch import). Names follow the rules of `gen_register_models`.
     """

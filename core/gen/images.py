@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -31,14 +33,39 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
 def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = None) -> Path:
     """``images`` ([-1, 1] or uint8) as uint8 (N, C, H, W) under key ``images``, plus
     ``labels`` when given."""
+    return save_npz_stream(path, tuple(images.shape), [images],
+                           None if labels is None else lambda: [labels])
+
+
+def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.Tensor],
+                    labels: Callable[[], Iterable[torch.Tensor]] | None = None) -> Path:
+    """An .npz file (what `numpy.savez` writes, read by `numpy.load`) of uint8 images of
+    ``shape`` (N, C, H, W), written batch by batch as ``images`` yields them, then int64
+    ``labels`` from the batches ``labels()`` yields: memory stays that of one batch."""
     import numpy as np
 
-    arrays = {"images": to_uint8(images).numpy()}
-    if labels is not None:
-        arrays["labels"] = labels.detach().cpu().numpy()
-
     def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            _write_npy(archive, "images.npy", np.uint8, shape,
+                       (to_uint8(batch).numpy() for batch in images))
+            if labels is not None:
+                _write_npy(archive, "labels.npy", np.int64, shape[:1],
+                           (batch.detach().cpu().numpy() for batch in labels()))
 
     return atomic_write(path, write)
+
+
+def _write_npy(archive: zipfile.ZipFile, name: str, dtype, shape: tuple[int, ...],
+               chunks: Iterable) -> None:
+    import numpy as np
+
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape}
+    rows = 0
+    with archive.open(name, "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_2_0(f, header)
+        for chunk in chunks:
+            f.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+            rows += chunk.shape[0]
+    if rows != shape[0]:
+        raise ValueError(f"{name}: {rows} rows written for a shape of {shape}")

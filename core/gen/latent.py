@@ -54,8 +54,12 @@ def reconstruction_grid(model: Model, images: torch.Tensor, labels, per_row: int
     return torch.cat(rows), per_row
 
 
+INTERPOLATION_STEPS = 10
+
+
 @torch.no_grad()
-def interpolation_grid(model: Model, images: torch.Tensor, labels, steps: int = 10):
+def interpolation_grid(model: Model, images: torch.Tensor, labels,
+                       steps: int = INTERPOLATION_STEPS):
     """One row per pair of images: decoded points on the straight line between their latent
     means, from the first image's latent (left) to the second's (right)."""
     require_latent(model, "--interpolate")

@@ -1,17 +1,21 @@
 """Plugin discovery: entry points of group ``gen``, loaded one by one into a pluggy manager.
 
 The core's own plugin (`gen.core_plugin`, listed as ``gen-core``: the built-in feature
-extractors) is loaded first, through the same hooks as any other. A plugin that fails to import,
-implements a misspelled hook, or registers a model or extractor name another plugin already took
-is recorded as broken with its error; the others and the CLI keep working.
+extractors) is loaded first, through the same hooks as any other. A plugin that fails to import
+(`SystemExit` included), implements a misspelled hook or makes an invalid registration is
+recorded as broken with its error; the others and the CLI keep working. A name two plugins
+register is kept for both (see `gen.registry`). What a plugin prints while it is imported or
+registers goes to stderr, so stdout stays what gen prints there (a spec, JSON).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 import traceback
 from collections.abc import Iterable
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -82,8 +86,11 @@ class Plugins:
             self.pm.unregister(plugin)
             return self._broken(record, f"unknown hook (misspelled?): {exc}")
         try:
-            record.models, record.extractors = self._register_declared(plugin, name, version)
-        except Exception as exc:
+            with redirect_stdout(sys.stderr):
+                record.models, record.extractors = self._register_declared(plugin, name, version)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a hook's SystemExit must not end gen
             self.pm.unregister(plugin)
             message = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
             return self._broken(record, message)
@@ -98,10 +105,7 @@ class Plugins:
             own.add(info)
         for info in extractors:
             own.add_extractor(info)
-        self._check_free(models, self.registry.models, "model", name)
-        self._check_free(extractors, self.registry.extractors, "extractor", name)
-        self.registry.models.update(own.models)
-        self.registry.extractors.update(own.extractors)
+        self.registry.merge(own)
         return [m.name for m in models], [e.name for e in extractors]
 
     def add_core(self) -> PluginRecord:
@@ -124,8 +128,11 @@ class Plugins:
 
     def _import_and_add(self, load, name: str, target: str, version: str) -> PluginRecord:
         try:
-            plugin = load()
-        except Exception as exc:
+            with redirect_stdout(sys.stderr):
+                plugin = load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # `sys.exit()` at import must not end gen
             record = PluginRecord(name=name, version=version)
             self.records.append(record)
             return self._broken(
@@ -147,16 +154,6 @@ class Plugins:
             if impl.plugin is plugin:
                 impl.function(register=register)
         return infos
-
-    @staticmethod
-    def _check_free(infos: list, taken: dict, what: str, name: str) -> None:
-        """A plugin that takes a name another plugin has registers nothing at all."""
-        for info in infos:
-            if info.name in taken:
-                raise PluginError(
-                    f"{what} name {info.name!r} is registered by two plugins: "
-                    f"{taken[info.name].plugin!r} and {name!r}"
-                )
 
     def _broken(self, record: PluginRecord, error: str) -> PluginRecord:
         record.error = error

@@ -4,16 +4,27 @@ A plugin registers a `ModelInfo` per model: a name, a kind, a one-line summary a
 paths* of its spec and model classes. Nothing heavy is imported until a spec is validated
 (`spec_class`) or a model is built (`model_class`). An `ExtractorInfo` is the same for a feature
 extractor: its builder is imported only when features are computed.
+
+Plugins never knock each other out: a name two plugins register is kept for both, and then
+resolves only when qualified as ``PLUGIN:NAME`` (``gen-gan:dcgan``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
-from gen.errors import PluginError, UnknownExtractorError, UnknownModelError
+from gen.errors import (
+    AmbiguousNameError,
+    CheckpointError,
+    PluginError,
+    UnknownExtractorError,
+    UnknownModelError,
+)
 
 Kind = Literal["adversarial", "latent-variable", "autoregressive"]
 KINDS: tuple[str, ...] = ("adversarial", "latent-variable", "autoregressive")
@@ -25,6 +36,12 @@ def import_object(path: str) -> Any:
     if not module_name or not attr:
         raise ValueError(f"expected 'module:attribute', got {path!r}")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    """``"PLUGIN:NAME"`` -> ``(PLUGIN, NAME)``; a bare ``"NAME"`` -> ``(None, NAME)``."""
+    plugin, sep, bare = name.rpartition(":")
+    return (plugin, bare) if sep else (None, name)
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,11 @@ class ModelInfo:
 
     def model_class(self) -> type:
         return self._load(self.model, "model")
+
+    @property
+    def qualified(self) -> str:
+        """``PLUGIN:NAME``: picks this model even where another plugin registers its name."""
+        return f"{self.plugin}:{self.name}"
 
     def _load(self, path: str, what: str) -> type:
         return _import_for(self.plugin, f"the {what} class of model {self.name!r}", path)
@@ -70,6 +92,12 @@ class ExtractorInfo:
     plugin: str = "?"
     version: str = "?"
 
+    @property
+    def qualified(self) -> str:
+        """``PLUGIN:NAME``: picks this extractor even where another plugin registers its
+        name."""
+        return f"{self.plugin}:{self.name}"
+
     def builder(self) -> Any:
         return _import_for(self.plugin, f"extractor {self.name!r}", self.extractor)
 
@@ -78,16 +106,83 @@ class ExtractorInfo:
                 "summary": self.summary}
 
 
+Info = TypeVar("Info", ModelInfo, ExtractorInfo)
+
+
+class Claims(Generic[Info]):
+    """One sort of registered thing (models or extractors) by name, then by plugin.
+
+    A name several plugins register is kept for each of them, so one plugin can never take
+    another's models away by sorting first; such a contested name resolves only qualified.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.by_name: dict[str, dict[str, Info]] = {}
+
+    def add(self, info: Info) -> None:
+        if ":" in info.name:
+            raise PluginError(f"plugin {info.plugin!r}: {self.what} name {info.name!r} may not "
+                              "contain ':' (it separates plugin and name)")
+        claims = self.by_name.setdefault(info.name, {})
+        if info.plugin in claims:
+            raise PluginError(f"plugin {info.plugin!r} registers {self.what} {info.name!r} twice")
+        claims[info.plugin] = info
+
+    def all(self) -> list[Info]:
+        return [info for claims in self.by_name.values() for info in claims.values()]
+
+    def by_resolvable_name(self) -> dict[str, Info]:
+        """Every info under the name that picks it: bare, or ``PLUGIN:NAME`` where contested."""
+        return {(info.name if len(claims) == 1 else info.qualified): info
+                for claims in self.by_name.values() for info in claims.values()}
+
+    def contested(self) -> dict[str, list[str]]:
+        """Names several plugins register -> those plugins."""
+        return {name: sorted(claims) for name, claims in self.by_name.items() if len(claims) > 1}
+
+    def find(self, name: str) -> Info | None:
+        """What ``name`` (bare or ``PLUGIN:NAME``) picks, or None; a contested bare name is an
+        `AmbiguousNameError` saying how to choose."""
+        plugin, bare = split_name(name)
+        claims = self.by_name.get(bare, {})
+        if plugin is not None:
+            return claims.get(plugin)
+        if len(claims) > 1:
+            choices = " or ".join(repr(info.qualified) for _, info in sorted(claims.items()))
+            owners = ", ".join(repr(p) for p in sorted(claims))
+            raise AmbiguousNameError(
+                f"{self.what} name {name!r} is registered by {len(claims)} plugins ({owners}): "
+                f"name the one you mean as PLUGIN:{self.what.upper()}, {choices}"
+            )
+        return next(iter(claims.values()), None)
+
+
 @dataclass
 class Registry:
-    """Models and extractors by name. Registering a name twice is an error naming both
-    plugins."""
+    """Models and extractors by name (and plugin). A name several plugins register resolves
+    only as ``PLUGIN:NAME``; registering one name twice in one plugin is an error."""
 
-    models: dict[str, ModelInfo] = field(default_factory=dict)
-    extractors: dict[str, ExtractorInfo] = field(default_factory=dict)
+    model_claims: Claims[ModelInfo] = field(default_factory=lambda: Claims("model"))
+    extractor_claims: Claims[ExtractorInfo] = field(default_factory=lambda: Claims("extractor"))
     # Plugins that registered nothing, and why ("disabled by ...", "broken: ..."): a model
     # that seems unknown may belong to one of them.
     unloaded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def models(self) -> dict[str, ModelInfo]:
+        """Every model under the name `get` takes for it: its own, or ``PLUGIN:NAME`` where
+        several plugins register it."""
+        return self.model_claims.by_resolvable_name()
+
+    @property
+    def extractors(self) -> dict[str, ExtractorInfo]:
+        """Every extractor under the name `get_extractor` takes for it (as `models`)."""
+        return self.extractor_claims.by_resolvable_name()
+
+    def contested(self) -> dict[str, list[str]]:
+        """Model names several plugins register -> those plugins."""
+        return self.model_claims.contested()
 
     def add(self, info: ModelInfo) -> None:
         if info.kind not in KINDS:
@@ -100,7 +195,7 @@ class Registry:
                 f"plugin {info.plugin!r}: model {info.name!r} must give spec and model as "
                 f"'module:Class' import paths"
             )
-        _claim(self.models, info, "model")
+        self.model_claims.add(info)
 
     def add_extractor(self, info: ExtractorInfo) -> None:
         if ":" not in info.extractor:
@@ -108,61 +203,89 @@ class Registry:
                 f"plugin {info.plugin!r}: extractor {info.name!r} must be given as a "
                 f"'module:callable' import path"
             )
-        _claim(self.extractors, info, "extractor")
+        self.extractor_claims.add(info)
+
+    def merge(self, other: Registry) -> None:
+        """Take in everything ``other`` holds (one plugin's registrations, checked there)."""
+        for info in other.model_claims.all():
+            self.model_claims.add(info)
+        for info in other.extractor_claims.all():
+            self.extractor_claims.add(info)
 
     def get_extractor(self, name: str) -> ExtractorInfo:
-        try:
-            return self.extractors[name]
-        except KeyError:
-            names = sorted(self.extractors)
-            close = difflib.get_close_matches(name, names, n=1)
+        """The extractor ``name`` (or ``PLUGIN:NAME``) picks."""
+        info = self.extractor_claims.find(name)
+        if info is None:
+            names = sorted(self.extractor_claims.by_name)
+            close = difflib.get_close_matches(split_name(name)[1], names, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             known = ", ".join(names) if names else "none (is gen-core's plugin loaded?)"
             raise UnknownExtractorError(
                 f"unknown feature extractor {name!r}.{hint} Known extractors: {known}."
-            ) from None
+            )
+        return info
 
     def get(self, name: str) -> ModelInfo:
-        try:
-            return self.models[name]
-        except KeyError:
-            raise UnknownModelError(self.unknown_message(name)) from None
+        """The model ``name`` (or ``PLUGIN:NAME``) picks."""
+        info = self.model_claims.find(name)
+        if info is None:
+            raise UnknownModelError(self.unknown_message(name))
+        return info
+
+    def get_trained(self, name: str, plugin: str | None, run: object) -> ModelInfo:
+        """The model ``run`` was trained with, through the plugin its run.json records, never
+        another plugin that registers the same name. ``plugin`` None (a run.json of before gen
+        recorded it) looks ``name`` up as it is."""
+        if plugin is None:
+            return self.get(name)
+        info = self.model_claims.by_name.get(name, {}).get(plugin)
+        if info is None:
+            raise CheckpointError(f"run {run} was trained with model {name!r} of plugin "
+                                  f"{plugin!r}, {self._absence(plugin)}")
+        return info
+
+    def _absence(self, plugin: str) -> str:
+        """Why ``plugin`` provides no model that it once did."""
+        if plugin in self.unloaded:
+            return f"which is {self.unloaded[plugin]}"
+        if any(plugin in claims for claims in self.model_claims.by_name.values()):
+            return "which no longer registers it"
+        return "which is not installed"
 
     def unknown_message(self, name: str) -> str:
         unloaded = "".join(f" Plugin {p!r} is {why}." for p, why in sorted(self.unloaded.items()))
-        if not self.models:
+        if not self.model_claims.by_name:
             return (
                 f"unknown model {name!r}: no model plugins are loaded "
                 f"(try `pip install gen-gan`).{unloaded}"
             )
-        names = sorted(self.models)
-        close = difflib.get_close_matches(name, names, n=1)
+        plugin, bare = split_name(name)
+        owners = self.model_claims.by_name.get(bare)
+        if plugin is not None and owners:
+            by = ", ".join(repr(p) for p in sorted(owners))
+            return (f"unknown model {name!r}: plugin {plugin!r} registers no model {bare!r} "
+                    f"(registered by {by}).{unloaded}")
+        names = sorted(self.model_claims.by_name)
+        close = difflib.get_close_matches(bare, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"unknown model {name!r}.{hint} Installed models: {', '.join(names)}.{unloaded}"
 
     def __iter__(self):
-        return iter(sorted(self.models.values(), key=lambda m: (m.plugin, m.name)))
+        return iter(sorted(self.model_claims.all(), key=lambda m: (m.plugin, m.name)))
 
     def __len__(self) -> int:
-        return len(self.models)
-
-
-def _claim(table: dict[str, Any], info: Any, what: str) -> None:
-    """Register ``info`` under its name; a name taken by another plugin is an error naming both."""
-    other = table.get(info.name)
-    if other is not None:
-        raise PluginError(
-            f"{what} name {info.name!r} is registered by two plugins: "
-            f"{other.plugin!r} and {info.plugin!r}"
-        )
-    table[info.name] = info
+        return len(self.model_claims.all())
 
 
 def _import_for(plugin: str, what: str, path: str) -> Any:
-    """Import a plugin's lazily named object; a failure is a PluginError naming all three."""
+    """Import a plugin's lazily named object; a failure (a `SystemExit` too) is a PluginError
+    naming all three. What the import prints goes to stderr: stdout may be a spec or JSON."""
     try:
-        return import_object(path)
-    except Exception as exc:
+        with contextlib.redirect_stdout(sys.stderr):
+            return import_object(path)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         raise PluginError(
             f"plugin {plugin!r}: cannot import {what} from {path!r}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -168,6 +168,15 @@ class TrainSpec(StrictSpec):
         "layout GPU tensor cores prefer for convolutions"
     )
 
+    @field_validator("eval_n")
+    @classmethod
+    def _enough_for_neighbours(cls, v: int, info: ValidationInfo) -> int:
+        # precision and recall find each image's k = 3 nearest neighbours among the others
+        if info.data.get("eval_metric") in ("precision", "recall") and v < 4:
+            raise ValueError(f"{info.data['eval_metric']} needs at least 4 images (each one's "
+                             "3 nearest neighbours)")
+        return v
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, v: str) -> str:
@@ -183,6 +192,8 @@ class RunSpec(StrictSpec):
     data: DataSpec = DataSpec()
     train: TrainSpec = TrainSpec()
 
+
+TOO_DEEP = "JSON nested too deeply (a spec is a few levels of objects and lists)"
 
 # Train settings that may change when a run is resumed (its length and cadence, not its maths).
 RESUMABLE_OVERRIDES = (
@@ -221,6 +232,14 @@ def validate(
     """Validate ``raw`` (plus ``--set`` style overrides) as a run of ``model_spec``'s family."""
     if not isinstance(raw, dict):
         raise SpecError([("", f"expected a JSON object, got {type(raw).__name__}")], source)
+    try:
+        return _validate(model_spec, raw, overrides, source)
+    except RecursionError:  # a value nested deeper than Python's stack (copying, validating)
+        raise SpecError([("", TOO_DEEP)], source) from None
+
+
+def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Sequence[str],
+              source: str | None) -> RunSpec:
     raw = copy.deepcopy(raw)
     apply_overrides(raw, overrides)
     family = model_spec.model_fields["name"].default
@@ -257,6 +276,8 @@ def load_json(path: str | Path) -> dict[str, Any]:
         raise SpecError(
             [("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")], str(path)
         ) from None
+    except RecursionError:
+        raise SpecError([("", TOO_DEEP)], str(path)) from None
     if not isinstance(data, dict):
         raise SpecError([("", f"expected a JSON object, got {type(data).__name__}")], str(path))
     return data
@@ -272,6 +293,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
+    except RecursionError:
+        raise SpecError([(key.strip(), TOO_DEEP)]) from None
     return [p.strip() for p in parts], parsed
 
 
@@ -294,7 +317,7 @@ def render_errors(exc: ValidationError) -> list[tuple[str, str]]:
         path = ""
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")  # our validators' own words
         if err["type"] != "missing":
             message += f" (got {_short(err.get('input'))})"
         problems.append((path, message))

@@ -67,7 +67,7 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
     records = list(run.evaluate(
         names, n=num, reference=reference, extractor=extractor,
         extractor_weights=extractor_weights, iw_samples=iw_samples, batch_size=batch_size,
-        limit=limit, seed=seed, record=False).values())
+        limit=limit, seed=seed, record=False, progress=True).values())
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:

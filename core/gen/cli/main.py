@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 import click
 
 from gen.cli import encode, evaluate, models, sample, train
-from gen.errors import GenError
+from gen.errors import GenError, GenWarning
 from gen.launch import launched_world_size
 
 
 class GenGroup(click.Group):
-    """Turns a `GenError` into ``error: <message>`` on stderr and its exit code, no traceback."""
+    """One way to fail: ``error: <message>`` on stderr and the exit code of docs/robustness.md
+    (1 data, files or run; 2 command line or spec; 130 interrupted), never a traceback for a
+    user's mistake. Warnings gen raises (`GenWarning`) print as one ``warning:`` line."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", GenWarning)
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except GenError as exc:
-            where = "" if launched_world_size() == 1 else f"[rank {os.environ.get('RANK')}] "
-            click.secho(f"{where}error: ", fg="red", bold=True, err=True, nl=False)
-            click.echo(str(exc), err=True)
-            ctx.exit(exc.exit_code)
+            _fail(ctx, str(exc), exc.exit_code)
+        except click.UsageError as exc:  # click's own checks of options and arguments
+            where = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+            _fail(ctx, exc.format_message() + where, exc.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", 130)
+        except EOFError as exc:  # a bug, not the user's abort (click would print "Aborted!")
+            raise RuntimeError(f"unexpected end of input: {exc}") from exc
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    where = "" if launched_world_size() == 1 else f"[rank {os.environ.get('RANK')}] "
+    click.secho(f"{where}error: ", fg="red", bold=True, err=True, nl=False)
+    click.echo(message, err=True)
+    ctx.exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, GenWarning):
+        click.secho("warning: ", fg="yellow", bold=True, err=True, nl=False)
+        click.echo(str(message), err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 @click.group(cls=GenGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,20 +21,34 @@ def _warn_broken(console: Console) -> None:
         )
 
 
+def _warn_contested(console: Console) -> None:
+    for name, owners in get_plugins().registry.contested().items():
+        console.print(
+            f"warning: model name {name!r} is registered by plugins {', '.join(owners)}: name "
+            f"the one you mean as PLUGIN:MODEL ({' or '.join(f'{p}:{name}' for p in owners)})",
+            markup=False, highlight=False,
+        )
+
+
 @click.command("list-models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_models(as_json: bool) -> None:
-    """List the models of every installed plugin."""
-    models = list(get_plugins().registry)
+    """List the models of every installed plugin. A name two plugins register is listed for
+    each, as PLUGIN:MODEL, the name that picks it."""
+    registry = get_plugins().registry
+    models = list(registry)
     if as_json:
         click.echo(json.dumps([m.as_dict() for m in models], indent=2))
         return
+    contested = registry.contested()
     table = Table("name", "plugin", "kind", "conditional", "summary", box=None)
     for m in models:
-        table.add_row(m.name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
+        name = m.qualified if m.name in contested else m.name
+        table.add_row(name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
                       Text(m.summary))
     console = Console()
     console.print(table if models else "no models installed (try `pip install gen-gan`)")
+    _warn_contested(Console(stderr=True))
     _warn_broken(Console(stderr=True))
 
 
@@ -68,7 +82,8 @@ def _provides(record) -> str:
 @click.argument("name")
 @click.option("--schema", is_flag=True, help="Print the JSON Schema instead of the defaults.")
 def spec(name: str, schema: bool) -> None:
-    """Print NAME's complete default spec (valid input to `gen train --spec`)."""
+    """Print NAME's complete default spec (valid input to `gen train --spec`). NAME may be
+    PLUGIN:MODEL where two plugins register MODEL."""
     spec_class = get_plugins().registry.get(name).spec_class()
     data = specs.json_schema(spec_class) if schema else specs.default_spec(spec_class)
     click.echo(json.dumps(data, indent=2))

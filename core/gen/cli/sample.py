@@ -9,6 +9,8 @@ import click
 
 from gen.errors import GenError, UsageError, WriteError
 
+MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
+
 
 @click.command("sample")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -28,43 +30,85 @@ from gen.errors import GenError, UsageError, WriteError
               help="Latent-variable models: N rows decoding the line between the latents of "
               "two held-out images.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
-           labels: str | None, reconstruct: bool, interpolate: bool, device: str) -> None:
+           labels: str | None, reconstruct: bool, interpolate: bool, device: str,
+           batch_size: int) -> None:
     """Draw N samples from the weights of a run."""
     if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
-        raise GenError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
+        raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
     if sum([reconstruct, interpolate, labels is not None]) > 1:
         raise UsageError("--labels, --reconstruct and --interpolate exclude each other")
 
-    from gen.images import save_grid, save_npz  # imports torch
+    from gen.latent import INTERPOLATION_STEPS  # imports torch
     from gen.run.handle import load_run
-    from gen.sampling import class_cycle, parse_labels
+
+    npz = out is not None and Path(out).suffix.lower() == ".npz"
+    grid = num * (INTERPOLATION_STEPS if interpolate else 2 if reconstruct else 1)
+    if not npz and grid > MAX_GRID:
+        raise UsageError(f"-n {num} makes a grid of {grid} images, too many for one .png (at "
+                         f"most {MAX_GRID}); write them to an .npz file with --out FILE.npz")
 
     run = load_run(run_dir, checkpoint, device)
     mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
-    nrow = drawn_labels = None
+    path = _out_path(out, run, mode, seed)
     if mode == "sample":
-        if labels is not None:
-            drawn_labels, nrow = parse_labels(labels, run.model, num)
-            num = drawn_labels.shape[0]
-        else:
-            drawn_labels = class_cycle(run.model, num)
-        images = run.sample(num, seed, drawn_labels)
+        num = _draw(run, num, seed, labels, batch_size, path)
     else:
+        from gen.images import save_grid, save_npz
+
         images, nrow = _held_out_grid(run, mode, num, seed)
-    default = f"{mode}-step-{run.step:06d}-seed-{seed}.png"
-    path = Path(out) if out else run.path / "samples" / default
+        if npz:
+            save_npz(images, path)
+        else:
+            save_grid(images, path, nrow)
+        num = images.shape[0]
+    click.echo(f"{num} images ({mode}) from step {run.step} -> {path}")
+
+
+def _out_path(out: str | None, run, mode: str, seed: int) -> Path:
+    default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}.png"
+    path = Path(out) if out else default
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise GenError(f"--out: cannot make folder {path.parent}: a file is in the way") from None
     except OSError as exc:
         raise WriteError(path.parent, exc) from None
+    return path
+
+
+def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path) -> int:
+    """Draw the samples batch by batch into ``path`` (.npz streamed, .png as one grid); returns
+    how many were drawn."""
+    import torch
+
+    from gen.images import save_grid, save_npz_stream
+    from gen.progress import counting
+    from gen.sampling import batch_labels, parse_labels
+
+    model, pattern, nrow = run.model, None, None
+    if labels is not None:
+        pattern, num, nrow = parse_labels(labels, model, num)
+
+    def drawn():
+        with counting(num, "drawing samples") as advance:
+            for images in run.sample_batches(num, seed, pattern, batch_size):
+                advance(images.shape[0])
+                yield images
+
+    def label_batches():
+        return (batch_labels(model, pattern, start, min(batch_size, num - start))
+                for start in range(0, num, batch_size))
+
     if path.suffix.lower() == ".npz":
-        save_npz(images, path, drawn_labels)
+        d = model.data
+        save_npz_stream(path, (num, d.channels, d.image_size, d.image_size), drawn(),
+                        label_batches if model.conditional else None)
     else:
-        save_grid(images, path, nrow)
-    click.echo(f"{images.shape[0]} images ({mode}) from step {run.step} -> {path}")
+        save_grid(torch.cat(list(drawn())), path, nrow)
+    return num
 
 
 def _held_out_grid(run, mode: str, num: int, seed: int):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import warnings
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,7 +17,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from gen.data.info import DataInfo
-from gen.errors import DataError
+from gen.errors import DataError, GenWarning
 from gen.specs import DataSpec
 
 DEFAULT_ROOT = Path("~/.cache/gen/data")
@@ -86,10 +88,15 @@ def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> 
 def parse_idx(data: bytes, source: str) -> torch.Tensor:
     """Parse an IDX file (gunzipped first when needed), the format MNIST is distributed in."""
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or damaged
+            raise DataError(f"{source}: not a readable gzip file ({exc})") from None
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise DataError(f"{source}: not an unsigned-byte IDX file")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{source}: truncated IDX file (its header is cut short)")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = data[4 + 4 * ndim :]
     if len(body) != math.prod(dims):
@@ -162,6 +169,15 @@ def _idx_split(raw: Path, split: str):
             return None
         paths.append(path)
     images, labels = (parse_idx(p.read_bytes(), str(p)) for p in paths)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise DataError(f"{paths[0]} holds shape {tuple(images.shape)} and {paths[1]} shape "
+                        f"{tuple(labels.shape)}: expected images (N x H x W) and labels (N); "
+                        "are the two files swapped?")
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{paths[0]} holds {images.shape[0]} images but {paths[1]} "
+                        f"{labels.shape[0]} labels; each image needs one label")
+    if labels.numel() and int(labels.max()) > 9:
+        raise DataError(f"{paths[1]}: label {int(labels.max())} is not a digit class 0-9")
     return images.unsqueeze(1), labels.long(), 10
 
 
@@ -177,10 +193,17 @@ def _image_folder(spec: DataSpec):
         raise DataError(f"data.root: {root} is not a folder of images")
     try:
         classes = sorted(p.name for p in root.iterdir() if p.is_dir() and _images_in(p))
+        loose = _images_in(root)
         if classes:
             files = [(f, i) for i, c in enumerate(classes) for f in _images_in(root / c)]
+            if loose:
+                warnings.warn(GenWarning(
+                    f"data.root: {len(loose)} images directly in {root} (e.g. {loose[0].name}) "
+                    f"are left out: with class sub-folders ({', '.join(classes[:3])}"
+                    f"{', ...' if len(classes) > 3 else ''}) only their images are read"),
+                    stacklevel=2)
         else:
-            files = [(f, None) for f in _images_in(root)]
+            files = [(f, None) for f in loose]
     except OSError as exc:
         raise DataError(f"data.root: cannot list {exc.filename or root}: {exc.strerror}") from None
     if not files:
@@ -228,8 +251,9 @@ def _read_image(path: Path, channels: int | None, size: int) -> torch.Tensor:
             return TF.pil_to_tensor(_square(img, size))
     except DataError:
         raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # bad bytes, odd modes
-        raise DataError(f"cannot read image {path}: {exc}") from None
+    except Exception as exc:  # Pillow parsing a user's bytes raises OSError, ValueError,
+        # SyntaxError (a broken PNG chunk), struct.error, EOFError, ...
+        raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
 
 
 def _images_in(folder: Path) -> list[Path]:

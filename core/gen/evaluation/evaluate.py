@@ -20,14 +20,16 @@ import torch
 
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
-from gen.errors import GenError
+from gen.errors import GenError, UsageError
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
+from gen.evaluation.metrics.precision_recall import K
 from gen.evaluation.metrics.probe import linear_probe_accuracy
 from gen.evaluation.quality import QUALITY_METRICS, QualityScorer
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.model import Model
 from gen.plugins import Plugins, get_plugins
+from gen.progress import counting
 from gen.run.layout import RunDir
 from gen.run.metrics_log import MetricsLog
 from gen.specs import DataSpec, RunSpec
@@ -56,6 +58,7 @@ class EvalOptions:
     batch_size: int = 256
     limit: int | None = None  # use only the first `limit` reference images
     seed: int = 0
+    progress: bool = False  # a bar on stderr while samples are drawn and scored
 
 
 class Evaluation:
@@ -77,8 +80,9 @@ class Evaluation:
     @cached_property
     def quality(self) -> dict[str, dict[str, Any]]:
         wanted = [m for m in self.metrics if m in QUALITY_METRICS]
-        fake = self.scorer.features(self.subject.model, self.options.seed)
-        return {r["metric"]: r for r in self.scorer.records(wanted, fake, self.options.seed)}
+        with counting(self.scorer.n, "scoring samples", self.options.progress) as advance:
+            records = self.scorer.score(self.subject.model, wanted, self.options.seed, advance)
+        return {r["metric"]: r for r in records}
 
     def run(self) -> list[dict[str, Any]]:
         records = []
@@ -173,6 +177,9 @@ def evaluate(subject: Subject, metrics: list[str],
     """Score ``subject`` on ``metrics``: one record per metric, in order."""
     options = options or EvalOptions()
     check_metrics(metrics)
+    if {"precision", "recall"} & set(metrics) and options.n < K + 1:
+        raise UsageError(f"precision and recall need at least {K + 1} images (each one's {K} "
+                         f"nearest neighbours); got -n {options.n}")
     model = subject.model
     spec = reference_spec(subject.spec.data, options.reference, model.data.channels,
                           options.limit)

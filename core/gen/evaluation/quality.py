@@ -1,27 +1,33 @@
 """Sample quality: a model's samples against reference images, in one extractor's feature space.
 
 A `QualityScorer` holds the extractor and the reference images' features, computed once (so the
-evaluations during training pay for them once). `features(model, seed)` draws ``n`` images in
-batches from one seeded generator, quantises them to uint8 as a saved image would be, and
-extracts their features; `records(...)` turns both sets into FID, KID, precision and recall.
+evaluations during training pay for them once). `score(model, metrics, seed)` draws ``n``
+images batch by batch from one seeded generator (quantised to uint8, as a saved image would
+be), extracts their features, and turns both sets into FID, KID, precision and recall. FID needs
+only running sums, so its memory does not grow with ``n``; KID and precision/recall compare every
+pair of points and keep every feature, so what they need is estimated before any work and a
+request that would not fit in memory is refused with the largest ``n`` that would.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from gen.data.datasets import ImageSet
-from gen.errors import GenError
-from gen.evaluation.metrics.feature_distances import frechet_distance, kernel_distance
-from gen.evaluation.metrics.precision_recall import K, precision_recall
+from gen.errors import GenError, UsageError
+from gen.evaluation.metrics.feature_distances import FrechetStream, kernel_distance
+from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
 from gen.extractors.base import Extractor, extract
 from gen.model import Model
-from gen.sampling import generate
+from gen.sampling import generate_batches
 
 QUALITY_METRICS = ("fid", "kid", "precision", "recall")
+MEMORY_SHARE = 0.8  # of the memory available when scoring starts
 
 
 @dataclass
@@ -47,46 +53,108 @@ class QualityScorer:
         return cls(extractor, real, labels, n, batch_size)
 
     def labels_for(self, model: Model) -> torch.Tensor | None:
-        """Labels for a conditional model: the reference images' own (repeated to ``n``), so
-        the classes come in the reference's proportions; without them, cycling classes."""
-        if not model.conditional:
-            return None
-        classes = model.data.num_classes
+        """The label pattern for a conditional model (repeated to ``n`` as images are drawn):
+        the reference images' own, so the classes come in the reference's proportions; without
+        them, None (the classes then cycle)."""
         labels = self.real_labels
-        if labels is None or int(labels.max()) >= classes:
-            return torch.arange(self.n) % classes
-        return labels.repeat(-(-self.n // labels.shape[0]))[: self.n]
+        if not model.conditional or labels is None or int(labels.max()) >= model.data.num_classes:
+            return None
+        return labels
 
-    def features(self, model: Model, seed: int) -> torch.Tensor:
-        """Features of ``n`` samples of ``model``; the same seed, the same images."""
-        images = generate(model, self.n, seed, self.labels_for(model), self.batch_size)
-        return extract(self.extractor, images, self.batch_size)
+    def score(self, model: Model, metrics: list[str], seed: int,
+              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """One record per metric of ``metrics`` (names from `QUALITY_METRICS`) for ``n``
+        samples of ``model``; the same seed, the same images. ``progress`` is told how many
+        images each batch added."""
+        self.check(metrics)
+        fid = FrechetStream(self.real) if "fid" in metrics else None
+        kept = [] if any(m != "fid" for m in metrics) else None
+        labels = self.labels_for(model)
+        for images in generate_batches(model, self.n, seed, labels, self.batch_size):
+            features = extract(self.extractor, images, self.batch_size)
+            if fid is not None:
+                fid.update(features)
+            if kept is not None:
+                kept.append(features)
+            if progress is not None:
+                progress(images.shape[0])
+        fake = torch.cat(kept) if kept is not None else None
+        pr = (precision_recall(self.real, fake, K, self.device)
+              if {"precision", "recall"} & set(metrics) else None)
+        return [{"metric": m, **self._value(m, fid, fake, pr, seed), **self.provenance()}
+                for m in metrics]
 
-    def records(self, metrics: list[str], fake: torch.Tensor, seed: int) -> list[dict[str, Any]]:
-        """One record per metric of ``metrics`` (names from `QUALITY_METRICS`)."""
-        pr = None
-        records = []
-        for metric in metrics:
-            if metric == "fid":
-                record = {"value": frechet_distance(self.real, fake), "unit": "distance",
-                          "estimator": "Frechet distance of Gaussian fits"}
-            elif metric == "kid":
-                mean, std, (subsets, size) = kernel_distance(self.real, fake, seed)
-                record = {"value": mean, "std": std, "unit": "squared MMD",
-                          "estimator": f"unbiased, cubic kernel, {subsets} subsets of {size}"}
-            else:
-                pr = pr or precision_recall(self.real, fake, K, self.device)
-                record = {"value": pr[metric == "recall"], "unit": "fraction",
-                          "estimator": f"k-NN manifolds, k={K}"}
-            records.append({"metric": metric, **record, **self.provenance(fake)})
-        return records
+    def _value(self, metric: str, fid: FrechetStream | None, fake: torch.Tensor | None,
+               pr: tuple[float, float] | None, seed: int) -> dict[str, Any]:
+        if metric == "fid":
+            return {"value": fid.compute(), "unit": "distance",
+                    "estimator": "Frechet distance of Gaussian fits"}
+        if metric == "kid":
+            mean, std, (subsets, size) = kernel_distance(self.real, fake, seed)
+            return {"value": mean, "std": std, "unit": "squared MMD",
+                    "estimator": f"unbiased, cubic kernel, {subsets} subsets of {size}"}
+        return {"value": pr[metric == "recall"], "unit": "fraction",
+                "estimator": f"k-NN manifolds, k={K}"}
+
+    def check(self, metrics: list[str]) -> None:
+        """Refuse, before any work, what cannot be computed: precision/recall on fewer than
+        k + 1 images, or metrics whose features would not fit in memory."""
+        if {"precision", "recall"} & set(metrics) and min(self.n, len(self.real)) < K + 1:
+            raise UsageError(f"precision and recall need at least {K + 1} generated and "
+                             f"reference images (k = {K} neighbours each); got -n {self.n} "
+                             f"and {len(self.real)} reference images")
+        available = _available_memory()
+        per_image, fixed = memory_per_image(self.real.shape[1], len(self.real), metrics)
+        if available is None or per_image == 0:
+            return
+        budget = MEMORY_SHARE * available
+        if fixed + per_image * self.n > budget:
+            largest = max(0, int((budget - fixed) // per_image))
+            need = (fixed + per_image * self.n) / 2**30
+            raise UsageError(
+                f"{', '.join(m for m in metrics if m != 'fid')} keep the features of every "
+                f"image: -n {self.n} needs about {need:.1f} GiB, more than the "
+                f"{budget / 2**30:.1f} GiB free for it; use -n {largest} or fewer (fid alone "
+                "needs no more memory for a larger -n)"
+            )
 
     @property
     def device(self) -> torch.device:
         return next(self.extractor.parameters(), torch.empty(0)).device
 
-    def provenance(self, fake: torch.Tensor) -> dict[str, Any]:
+    def provenance(self) -> dict[str, Any]:
         details = {f"extractor_{k}": v for k, v in self.extractor.details.items()}
-        return {"images": fake.shape[0], "real_images": self.real.shape[0],
-                "generated_images": fake.shape[0], "extractor": self.extractor.name,
+        return {"images": self.n, "real_images": self.real.shape[0],
+                "generated_images": self.n, "extractor": self.extractor.name,
                 "extractor_hash": self.extractor.weights_hash, **details}
+
+
+def memory_per_image(dim: int, n_real: int, metrics: list[str]) -> tuple[float, float]:
+    """Bytes the metrics hold per generated image, and the rest: kept float64 features, KID's
+    own copies (torchmetrics stores and then concatenates them), precision/recall's float32
+    copies and its rows of distances. FID's running sums are O(D^2) and left out."""
+    per_image = fixed = 0.0
+    if any(m != "fid" for m in metrics):
+        per_image += 8 * dim
+    if "kid" in metrics:
+        per_image += 2 * 8 * dim
+        fixed += 2 * 8 * dim * n_real
+    if {"precision", "recall"} & set(metrics):
+        per_image += 4 * dim + 4 * CHUNK
+        fixed += 4 * dim * n_real + 4 * CHUNK * n_real
+    return per_image, fixed
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable), None where it cannot be told."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -14,17 +14,22 @@ import errno
 import os
 import pickle
 import re
+import shlex
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gen.errors import CheckpointError, WriteError
+from gen.errors import CheckpointError, UsageError, WriteError
 from gen.fileio import atomic_link, atomic_write
 from gen.run.layout import RunDir
 
 FORMAT = 1
+# The types of what the trainer saves, checked on load so a damaged or hand-made file is an
+# error naming the field, not a failure deep inside the code that reads it.
+_FIELD_TYPES = {"model": str, "spec": dict, "data_info": dict, "state": dict, "runtime": dict,
+                "data": dict, "rng": dict, "rng_ranks": list, "best": dict}
 
 
 def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int | None) -> Path:
@@ -40,7 +45,8 @@ def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int |
         fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
         raise CheckpointError(
             f"{exc}. {_kept(run)}; {fix}, then continue with "
-            f"`gen train {payload.get('model', 'MODEL')} --out {run.root} --resume`"
+            f"`gen train {payload.get('model', 'MODEL')} --out {shlex.quote(str(run.root))} "
+            "--resume`"
         ) from exc
     if keep is not None:
         for old_step, old in list(run.step_checkpoints().items())[:-keep]:
@@ -64,7 +70,7 @@ def find_checkpoint(run: RunDir, which: str = "latest") -> Path:
         try:
             path = steps.get(int(which))
         except ValueError:
-            raise CheckpointError(
+            raise UsageError(
                 f"--checkpoint must be 'best', 'latest' or a step number, got {which!r}"
             ) from None
     if path is None or not path.is_file():
@@ -173,12 +179,14 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        # torch names the callable the file would run: "Unsupported global: GLOBAL x.y" or
+        # "unsupported GLOBAL posix.system whose module posix is blocked".
+        forbidden = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", str(exc), re.IGNORECASE)
         if forbidden is None:
             raise CheckpointError(f"{path}: not a readable checkpoint (corrupt?)") from None
         raise CheckpointError(
-            f"{path}: refused to load: it holds objects other than tensors and plain values "
-            f"({forbidden.group(1)}); nothing in it was run"
+            f"{path}: refused to load: it holds code ({forbidden.group(1)}), not only tensors "
+            "and plain values; nothing in it was run"
         ) from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, ... on bad bytes
         reason = str(exc).split(". ")[0] if str(exc) else type(exc).__name__
@@ -187,6 +195,14 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gen checkpoint (format {FORMAT})")
+    step = ckpt.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path}: not a usable gen checkpoint: 'step' must be a whole "
+                              f"number >= 0, got {step!r}")
+    for key, kind in _FIELD_TYPES.items():
+        if key in ckpt and not isinstance(ckpt[key], kind):
+            raise CheckpointError(f"{path}: not a usable gen checkpoint: {key!r} must be a "
+                                  f"{kind.__name__}, got {type(ckpt[key]).__name__}")
     return ckpt
 
 

@@ -8,7 +8,7 @@ opened while the run is still training (what it reads is what is on disk when as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from gen.registry import ModelInfo
 from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
 from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
-from gen.sampling import check_labels, generate
+from gen.sampling import check_labels, generate_batches
 
 
 class Run:
@@ -59,8 +59,12 @@ class Run:
 
     @cached_property
     def model_info(self) -> ModelInfo:
-        """The registered model this run was trained with (its plugin must be installed)."""
-        return (self._plugins or get_plugins()).registry.get(self.name)
+        """The registered model this run was trained with, from the plugin run.json records
+        (never another plugin that registers the same name); it must be installed."""
+        plugin = self.info.get("plugin")
+        registry = (self._plugins or get_plugins()).registry
+        return registry.get_trained(self.name, plugin if isinstance(plugin, str) else None,
+                                    self.path)
 
     @cached_property
     def spec(self) -> specs.RunSpec:
@@ -128,9 +132,15 @@ class Run:
         """``n`` images as uint8 ``(n, C, H, W)`` on the CPU. The same seed (and batch size)
         gives the same images. ``labels`` (conditional models) are repeated to fill ``n``;
         without them the classes cycle 0, 1, 2, ..."""
+        return torch.cat(list(self.sample_batches(n, seed, labels, batch_size)))
+
+    def sample_batches(self, n: int, seed: int = 0,
+                       labels: Sequence[int] | torch.Tensor | None = None,
+                       batch_size: int = 256) -> Iterator[torch.Tensor]:
+        """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
         model = self.model
-        y = None if labels is None else check_labels(model, labels, n)
-        return generate(model, n, seed, y, batch_size)
+        pattern = None if labels is None else check_labels(model, labels)
+        return generate_batches(model, n, seed, pattern, batch_size)
 
     def metrics(self) -> list[dict[str, Any]]:
         """metrics.jsonl, one dict per line: training logs (step, losses, images_per_s,
@@ -141,11 +151,11 @@ class Run:
                  reference: str = "test", extractor: str = "lenet",
                  extractor_weights: str | None = None, iw_samples: int = 1000,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
-                 record: bool = True) -> dict[str, dict[str, Any]]:
+                 record: bool = True, progress: bool = False) -> dict[str, dict[str, Any]]:
         """Score the weights on ``metrics`` (``"nll,fid"`` or a list): metric name -> the record
         `gen evaluate --json` prints (value, unit, estimator, images, extractor, ...). With
-        ``record`` the records are also appended to metrics.jsonl. The options are those of
-        `gen evaluate`."""
+        ``record`` the records are also appended to metrics.jsonl; ``progress`` shows a bar on
+        a terminal while samples are scored. The options are those of `gen evaluate`."""
         from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
             EvalOptions,
             Subject,
@@ -156,7 +166,8 @@ class Run:
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
         options = EvalOptions(reference=reference, n=n, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
-                              batch_size=batch_size, limit=limit, seed=seed)
+                              batch_size=batch_size, limit=limit, seed=seed,
+                              progress=progress)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
         records = evaluate(subject, [m for m in names if m], options)
         if record:

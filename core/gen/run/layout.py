@@ -97,7 +97,7 @@ class RunDir:
         key, but their run.json names the model and gen's version)."""
         try:
             info = json.loads(self.info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return False
         return isinstance(info, dict) and (
             isinstance(info.get(MARKER), int) or {"model", "gen_version"} <= info.keys()
@@ -233,6 +233,8 @@ class RunDir:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
             raise CheckpointError(f"cannot read {path}: {exc}") from None
+        except RecursionError:
+            raise CheckpointError(f"cannot read {path}: JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
         return data

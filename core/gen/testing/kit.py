@@ -163,6 +163,14 @@ class ModelConformance:
         assert not outside, f"optimizers {outside} stepped without self.optimize(name, loss)"
         assert through, "train_step made no update through self.optimize(name, loss)"
 
+    def test_train_step_returns_scalar_tensors_by_name(self, info):
+        """``train_step`` returns a dict of scalar tensors by name (the loop checks it at its
+        first step and stops the run otherwise)."""
+        from gen.training.loop import check_step_output
+
+        model, stream = _tiny_model(info, self.tiny)
+        check_step_output(info, model.train_step(stream))
+
     @pytest.mark.parametrize("precision", ["bf16", "fp16"])
     def test_mixed_precision_step_is_finite(self, info, precision):
         """One step under autocast (and fp16 loss scaling) runs and returns finite losses."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gen import specs
 from gen.errors import SpecError, UsageError
 from gen.plugins import get_plugins
-from gen.registry import ModelInfo
+from gen.registry import ModelInfo, split_name
 from gen.run.layout import RunDir, default_out
 
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ Overrides = Mapping[str, Any] | Sequence[str] | None
 
 def train(name: str, spec: SpecInput = None, overrides: Overrides = None,
           out: str | Path | None = None, resume: bool = False, progress: bool = True) -> Run:
-    """Train model ``name`` and return its `Run`.
+    """Train model ``name`` and return its `Run`. Where two plugins register the same name,
+    ``name`` picks one as ``PLUGIN:MODEL`` (``"gen-gan:dcgan"``).
 
     ``spec`` is a dict, a JSON file's path or a `gen.RunSpec` (default: the model's defaults);
     ``overrides`` are ``--set`` pairs, e.g. ``{"train.steps": 200}``. ``out`` is the run folder
@@ -48,31 +49,55 @@ def train(name: str, spec: SpecInput = None, overrides: Overrides = None,
 def prepare(name: str, spec: SpecInput = None, overrides: Overrides = None,
             out: str | Path | None = None,
             resume: bool = False) -> tuple[ModelInfo, specs.RunSpec, Path]:
-    """The model, its validated spec and the run folder, checked before any work."""
-    info = get_plugins().registry.get(name)
-    spec_class = info.spec_class()
+    """The model, its validated spec and the run folder, checked before any work. A resumed
+    run continues through the plugin that trained it."""
     pairs = _override_strings(overrides)
     if resume:
-        if spec is not None:
-            raise UsageError("--spec cannot be combined with --resume: a resumed run keeps the "
-                             "spec in its run directory")
-        if out is None:
-            raise UsageError("--resume needs --out RUN_DIR, the run to continue")
-        keys = [".".join(specs.parse_override(p)[0]) for p in pairs]
-        fixed = [k for k in keys if k not in specs.RESUMABLE_OVERRIDES]
-        if fixed:
-            allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
-            raise SpecError([(k, f"cannot change on --resume (only {allowed})") for k in fixed])
-        run = RunDir(Path(out))
-        run.check_target(resume=True)
-        validated = specs.validate(spec_class, run.read_spec(), pairs,
-                                   source=str(run.spec_path))
-        return info, validated, run.root
+        return _prepare_resume(name, spec, pairs, out)
+    info = get_plugins().registry.get(name)
     raw, source = _raw_spec(spec)
-    validated = specs.validate(spec_class, raw, pairs, source=source)
-    root = Path(out or validated.train.out or default_out(name, validated.data.dataset))
+    validated = specs.validate(info.spec_class(), raw, pairs, source=source)
+    root = Path(out or validated.train.out or default_out(info.name, validated.data.dataset))
     RunDir(root).check_target(resume=False)
     return info, validated, root
+
+
+def _prepare_resume(name: str, spec: SpecInput, pairs: list[str],
+                    out: str | Path | None) -> tuple[ModelInfo, specs.RunSpec, Path]:
+    if spec is not None:
+        raise UsageError("--spec cannot be combined with --resume: a resumed run keeps the "
+                         "spec in its run directory")
+    if out is None:
+        raise UsageError("--resume needs --out RUN_DIR, the run to continue")
+    keys = [".".join(specs.parse_override(p)[0]) for p in pairs]
+    fixed = [k for k in keys if k not in specs.RESUMABLE_OVERRIDES]
+    if fixed:
+        allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
+        raise SpecError([(k, f"cannot change on --resume (only {allowed})") for k in fixed])
+    run = RunDir(Path(out))
+    run.check_target(resume=True)
+    info = _trained_model(run, name)
+    validated = specs.validate(info.spec_class(), run.read_spec(), pairs,
+                               source=str(run.spec_path))
+    return info, validated, run.root
+
+
+def _trained_model(run: RunDir, name: str) -> ModelInfo:
+    """The model ``run`` was trained with, from the plugin its run.json records: ``name``
+    (bare, or ``PLUGIN:MODEL``) must name that model and may not pick another plugin's."""
+    recorded = run.read_info()
+    model, plugin = recorded.get("model"), recorded.get("plugin")
+    asked_plugin, bare = split_name(name)
+    if isinstance(model, str) and bare != model:
+        raise UsageError(f"{run.root} is a run of model {model!r}, not {bare!r}: continue it "
+                         f"with `gen train {model} --out {run.root} --resume`")
+    if not isinstance(plugin, str):  # a run.json from before gen recorded the plugin
+        return get_plugins().registry.get(name)
+    if asked_plugin is not None and asked_plugin != plugin:
+        raise UsageError(f"{run.root} was trained with model {bare!r} of plugin {plugin!r}, "
+                         f"not of {asked_plugin!r}: a run continues with the plugin that "
+                         f"trained it (`gen train {bare} --out {run.root} --resume`)")
+    return get_plugins().registry.get_trained(bare, plugin, run.root)
 
 
 def _raw_spec(spec: SpecInput) -> tuple[dict[str, Any], str | None]:

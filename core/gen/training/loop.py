@@ -8,6 +8,7 @@ itself (layout, lock, files) belongs to `gen.run`.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -183,7 +184,8 @@ class Trainer:
                 f"{self.info.name} is conditional and needs class labels, but the "
                 f"{data.info.name} data has none (for image-folder: one sub-folder per class)"
             )
-        model = build_model(self.info, self.spec, data.info).to(device)
+        with self._plugin_code("__init__"):
+            model = build_model(self.info, self.spec, data.info).to(device)
         _accelerate(model, self.spec, world)
         return data, model
 
@@ -259,15 +261,20 @@ class Trainer:
     # --- steps -------------------------------------------------------------------------------
 
     def _steps(self, s: _Session) -> None:
-        """Train until ``train.steps`` or a stop request, with the periodic work after each."""
+        """Train until ``train.steps`` or a stop request, with the periodic work after each.
+        What the first step returns is checked against the contract of `Model.train_step`."""
         tr = self.spec.train
         with _stop_requests() as stop, ProgressView(
             tr.steps, s.step, self.console, self.show_progress and s.main
         ) as view:
             meter = _Throughput(s.stream)
+            first = s.step
             while s.step < tr.steps and not _agreed(stop.is_set(), s.world):
-                with s.model.runtime.autocast():
+                with (self._plugin_code(f"train_step at step {s.step + 1}", s),
+                      s.model.runtime.autocast()):
                     s.losses = s.model.train_step(s.stream)
+                if s.step == first:
+                    check_step_output(self.info, s.losses)
                 s.step += 1
                 view.advance(s.step)
                 self._periodic(s, meter, view)
@@ -290,17 +297,32 @@ class Trainer:
         if checkpoint_now:
             self._checkpoint(s)
 
+    @contextmanager
+    def _plugin_code(self, where: str, s: _Session | None = None):
+        """Around the family's code: a `SystemExit` (or any `BaseException` that is neither an
+        `Exception` nor Ctrl-C) raised there would end `gen train` as if it had succeeded, so
+        it becomes a `TrainingError` naming the plugin; the checkpoints written are kept."""
+        try:
+            yield
+        except (Exception, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            kept = f", {_kept(s)}" if s is not None else ""
+            raise TrainingError(
+                f"model {self.info.name!r} of plugin {self.info.plugin!r} raised {exc!r} in "
+                f"{where}: training stopped{kept}"
+            ) from exc
+
     def _check_losses(self, s: _Session) -> None:
         """Average the losses over processes and stop on a non-finite one."""
         if s.world is not None:
             s.losses = s.world.mean(s.losses)
         for name, value in s.losses.items():
             if not torch.isfinite(value).all():
-                kept = (f"the last good checkpoint is {s.checkpoint}" if s.checkpoint
-                        else "no checkpoint was written")
                 raise TrainingError(
                     f"step {s.step}: loss {name!r} is {float(value)} (non-finite); training "
-                    f"stopped, {kept}. Try a lower learning rate."
+                    f"stopped, {_kept(s, 'the last good checkpoint')}. Try a lower learning "
+                    "rate."
                 )
 
     def _payload(self, s: _Session) -> dict[str, Any]:
@@ -340,7 +362,8 @@ class Trainer:
         # A fixed generator: every grid of a run shows the same latents, and the training RNG
         # stream is untouched, so sampling cadence never changes the trained weights.
         g = torch.Generator(device=s.model.device).manual_seed(self.spec.train.seed)
-        images = s.model.sample(self.spec.train.num_samples, generator=g)
+        with self._plugin_code(f"sample at step {s.step}", s):
+            images = s.model.sample(self.spec.train.num_samples, generator=g)
         s.sample, s.sampled_at = save_grid(images, self.run.sample_path(s.step)), s.step
 
     # --- finish ------------------------------------------------------------------------------
@@ -357,7 +380,8 @@ class Trainer:
         if interrupted and s.main:
             nproc = f" --nproc {s.world.size}" if s.world else ""
             self._say(f"stopped at step {s.step}; checkpoint written. Continue with "
-                      f"`gen train {self.info.name} --out {self.run.root} --resume{nproc}`.")
+                      f"`gen train {self.info.name} --out {shlex.quote(str(self.run.root))} "
+                      f"--resume{nproc}`.")
         return TrainResult(self.run, s.step, interrupted, s.checkpoint, s.sample)
 
     def _say(self, text: str) -> None:
@@ -391,6 +415,40 @@ def _accelerate(model: Model, spec: RunSpec, world: World | None) -> None:
         for name, module in model.modules.items():
             if name not in model.eager_modules:
                 module.compile()  # in place: parameter names (checkpoint keys) stay as they are
+
+
+def check_step_output(info: ModelInfo, losses: Any) -> None:
+    """A `TrainingError` naming the plugin unless ``losses`` (what ``train_step`` returned)
+    is a dict of scalar tensors by name: otherwise the core would fail later, in logging or
+    the finiteness check, with an error that blames it."""
+    problem = _step_output_problem(losses)
+    if problem is not None:
+        raise TrainingError(
+            f"train_step of model {info.name!r} (plugin {info.plugin!r}) must return a dict of "
+            f"scalar tensors by name; got {problem}"
+        )
+
+
+def _step_output_problem(losses: Any) -> str | None:
+    if not isinstance(losses, dict):
+        return type(losses).__name__
+    for name, value in losses.items():
+        if not isinstance(name, str):
+            return f"a dict with the key {name!r} ({type(name).__name__}, not str)"
+        if not isinstance(value, torch.Tensor):
+            return f"{name!r}: {type(value).__name__}"
+        if value.numel() != 1:
+            return f"{name!r}: a tensor of shape {tuple(value.shape)}"
+    return None
+
+
+def _kept(s: _Session, which: str = "the last checkpoint") -> str:
+    """Where the run can be picked up again, for an error that stops it."""
+    if s.checkpoint is not None:
+        return f"{which} is {s.checkpoint}"
+    if s.saved_at:  # resumed (or another process's), nothing saved here since
+        return f"{which} is that of step {s.saved_at}"
+    return "no checkpoint was written"
 
 
 def _agreed(stop: bool, world: World | None) -> bool:

@@ -94,7 +94,7 @@ def test_cli_labels_all_gives_one_row_per_class(cgan_run, tmp_path, monkeypatch)
 def test_cli_rejects_an_out_of_range_label(cgan_run):
     result = CliRunner().invoke(cli, ["sample", str(cgan_run), "--labels", "3,10",
                                       "--device", "cpu"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "10 is out of range" in result.output and "0..9" in result.output
 
 

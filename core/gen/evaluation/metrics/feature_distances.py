@@ -28,15 +28,30 @@ class _Given(nn.Module):
         return features
 
 
-def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+class FrechetStream:
     """FID (Heusel et al. 2017): ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^1/2) of
-    Gaussians fitted to the two sets, in float64."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    Gaussians fitted to the two sets, in float64. Generated features are added batch by batch:
+    torchmetrics keeps running sums of them and of their outer products, so memory is O(D^2)
+    however many images are scored."""
 
-    metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))
-    metric.update(real.double(), real=True)
-    metric.update(fake.double(), real=False)
-    return float(metric.compute())
+    def __init__(self, real: torch.Tensor):
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        self._metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))
+        self._metric.update(real.double(), real=True)
+
+    def update(self, fake: torch.Tensor) -> None:
+        self._metric.update(fake.double(), real=False)
+
+    def compute(self) -> float:
+        return float(self._metric.compute())
+
+
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID of two whole feature sets (see `FrechetStream`)."""
+    stream = FrechetStream(real)
+    stream.update(fake)
+    return stream.compute()
 
 
 def kernel_distance(

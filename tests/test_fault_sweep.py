@@ -1,0 +1,312 @@
+"""The fault sweep: for every command, hypothesis mutates what the command reads (the run's files,
+a checkpoint's bytes and fields, the environment, the command line) and the invariants of
+docs/robustness.md must hold: an exit code from the table, no exception escaping as a
+traceback, no file of the run changed unless the command writes it (and then only on success),
+and nothing executed from a checkpoint.
+
+Examples per command: $GEN_SWEEP_EXAMPLES (default 40, a CI-sized run of about a minute);
+`GEN_SWEEP_EXAMPLES=3000 pytest tests/test_fault_sweep.py` is the long run.
+"""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gen.plugins
+from gen.cli.main import cli
+
+EXAMPLES = int(os.environ.get("GEN_SWEEP_EXAMPLES", "40"))
+EXIT_CODES = {0, 1, 2, 130}
+SWEEP = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                        HealthCheck.too_slow, HealthCheck.data_too_large])
+CPU = ["--set", "train.device=cpu"]
+MARKER = Path(tempfile.gettempdir()) / f"gen-sweep-ran-{os.getpid()}"
+
+
+class Payload:
+    """Unpickling this would create MARKER: a checkpoint must never run it."""
+
+    def __reduce__(self):
+        return (Path.touch, (MARKER,))
+
+
+# --- what the sweep draws --------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20,
+)
+deep_json = st.integers(1, 3000).map(lambda depth: "[" * depth + "]" * depth)
+odd_values = (st.integers(-2**65, 2**65).map(str) | st.text(max_size=30)
+              | st.sampled_from(["0", "-1", "1e999", "nan", "∞", "ßtep", "", " ", "latest",
+                                 "best", "all", "3,5", "0,99", "1.5"]))
+# Mostly usable values, so the sweep gets past the command line into the files.
+cli_values = st.integers(1, 40).map(str) | st.integers(1, 40).map(str) | odd_values
+# Values the trainer puts in a checkpoint, and others that `weights_only` loading accepts.
+safe_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=True)
+    | st.text(max_size=10) | st.builds(torch.zeros, st.integers(0, 3)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def file_damage(draw, names: list[str]):
+    """(file name in the run, how to damage it)."""
+    name = draw(st.sampled_from(names))
+    kind = draw(st.sampled_from(["truncate", "flip", "bytes", "json", "deep-json", "delete"]
+                                + (["ckpt-key", "ckpt-drop", "ckpt-code"]
+                                   if name.endswith(".pt") else [])))
+    if kind == "truncate":
+        return name, kind, draw(st.floats(0, 1))
+    if kind == "flip":
+        return name, kind, draw(st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)),
+                                         min_size=1, max_size=8))
+    if kind == "bytes":
+        return name, kind, draw(st.binary(max_size=200))
+    if kind == "json":
+        return name, kind, json.dumps(draw(json_values))
+    if kind == "deep-json":
+        return name, kind, draw(deep_json)
+    if kind == "ckpt-key":
+        return name, kind, (draw(st.sampled_from(["step", "model", "spec", "state", "data",
+                                                  "rng", "runtime", "data_info", "format"])),
+                            draw(safe_values))
+    if kind == "ckpt-drop":
+        return name, kind, draw(st.sampled_from(["step", "model", "spec", "state", "data",
+                                                 "rng", "runtime", "data_info"]))
+    return name, kind, None
+
+
+def damage(run: Path, how) -> None:
+    name, kind, arg = how
+    path = run / name
+    if kind == "delete":
+        path.unlink(missing_ok=True)
+        return
+    good = path.read_bytes() if path.exists() else b""
+    if kind == "truncate":
+        data = good[: int(len(good) * arg)]
+    elif kind == "flip":
+        data = bytearray(good)
+        for where, mask in arg:
+            if data:
+                data[min(len(data) - 1, int(where * len(data)))] ^= mask
+        data = bytes(data)
+    elif kind in ("bytes",):
+        data = arg
+    elif kind in ("json", "deep-json"):
+        data = arg.encode()
+    else:
+        ckpt = torch.load(io.BytesIO(good), weights_only=True)
+        if kind == "ckpt-key":
+            ckpt[arg[0]] = arg[1]
+        elif kind == "ckpt-drop":
+            ckpt.pop(arg, None)
+        else:
+            ckpt["extra"] = Payload()
+        path.unlink()  # latest.pt is a hard link: replace it, never write through it
+        torch.save(ckpt, path)
+        return
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    import toy_plugin
+
+    found = gen.plugins.Plugins()
+    found.add_core()
+    found.add(toy_plugin, "toy-plugin", "0")
+    return found
+
+
+@pytest.fixture(scope="module")
+def pristine(plugins, tmp_path_factory):
+    """One run of each toy family (checkpoints at steps 2 and 4) and a lenet cache."""
+    root = tmp_path_factory.mktemp("pristine")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gen.plugins, "_default", plugins)
+        mp.setenv("GEN_CACHE", str(root / "cache"))
+        for name in ("toy", "toy-density", "toy-vae"):
+            result = invoke("train", name, "--out", root / name, "-q", *CPU,
+                            "--set", "train.steps=4", "--set", "train.checkpoint_every=2")
+            assert result.exit_code == 0, result.output
+        invoke("evaluate", root / "toy", "--metrics", "fid", "-n", "10", "--device", "cpu")
+    return root
+
+
+@pytest.fixture
+def world(plugins, pristine, monkeypatch):
+    """A fresh copy of the pristine runs for each example, and the CLI's plugin set."""
+    monkeypatch.setattr(gen.plugins, "_default", plugins)
+
+    def copy(name: str) -> Path:
+        target = Path(tempfile.mkdtemp()) / name
+        shutil.copytree(pristine / name, target)
+        return target
+
+    yield copy, pristine
+    MARKER.unlink(missing_ok=True)
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=True)
+
+
+def check(result, run: Path | None = None, before=None, writes=lambda changed: False):
+    """The invariants: a documented exit code, no exception but SystemExit, nothing run from a
+    checkpoint, and the run unchanged unless the command succeeded and writes there."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"exit {result.exit_code}, output:\n{result.output}") \
+            from result.exception
+    assert result.exit_code in EXIT_CODES, result.output
+    assert "Traceback" not in result.output, result.output
+    assert not MARKER.exists(), "code in a checkpoint was run"
+    if run is not None and before is not None:
+        after = snapshot(run) if run.exists() else {}
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        if changed:
+            assert result.exit_code == 0 and writes(changed), (
+                f"exit {result.exit_code} changed {sorted(changed)}:\n{result.output}")
+
+
+RUN_FILES = ["spec.json", "run.json", "metrics.jsonl", "checkpoints/latest.pt",
+             "checkpoints/step-000004.pt"]
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+@SWEEP
+@given(how=file_damage(RUN_FILES), seed=cli_values, n=cli_values, which=cli_values)
+def test_sample_survives_any_damage(world, how, seed, n, which):
+    copy, _ = world
+    run = copy("toy")
+    damage(run, how)
+    before = snapshot(run)
+    result = invoke("sample", run, "--device", "cpu", "-n", n if n.strip() else "4",
+                    "--seed", seed, "--checkpoint", which)
+    check(result, run, before, writes=lambda changed: all(c.startswith("samples/")
+                                                          for c in changed))
+
+
+@SWEEP
+@given(how=file_damage(RUN_FILES), metric=st.sampled_from(["nll", "elbo", "fid", "kid",
+                                                           "precision", "probe", "nll,fid"]),
+       n=cli_values, limit=cli_values, batch=cli_values)
+def test_evaluate_survives_any_damage(world, how, metric, n, limit, batch, monkeypatch):
+    copy, pristine = world
+    monkeypatch.setenv("GEN_CACHE", str(pristine / "cache"))
+    run = copy("toy-density" if metric != "fid" else "toy")
+    damage(run, how)
+    before = snapshot(run)
+    result = invoke("evaluate", run, "--device", "cpu", "--metrics", metric, "-n", n,
+                    "--limit", limit, "--batch-size", batch)
+    check(result, run, before, writes=lambda changed: changed == {"metrics.jsonl"})
+
+
+@SWEEP
+@given(how=file_damage(RUN_FILES), split=st.sampled_from(["test", "train"]), limit=cli_values)
+def test_encode_survives_any_damage(world, how, split, limit):
+    copy, _ = world
+    run = copy("toy-vae")
+    damage(run, how)
+    before = snapshot(run)
+    out = run.parent / "z.npz"
+    result = invoke("encode", run, "--device", "cpu", "--split", split, "--limit", limit,
+                    "--out", out)
+    check(result, run, before)
+
+
+@SWEEP
+@given(how=file_damage(RUN_FILES), steps=cli_values,
+       extra=st.lists(st.tuples(st.sampled_from(["train.steps", "train.log_every",
+                                                 "train.checkpoint_every", "model.lr",
+                                                 "train.eval_every", "data.limit",
+                                                 "train.keep_checkpoints"]), cli_values),
+                      max_size=2))
+def test_resume_survives_any_damage(world, how, steps, extra):
+    copy, _ = world
+    run = copy("toy-density")
+    damage(run, how)
+    before = snapshot(run)
+    sets = [a for key, value in [("train.steps", steps), *extra]
+            for a in ("--set", f"{key}={value}")]
+    result = invoke("train", "toy-density", "--out", run, "--resume", "-q", *sets)
+    check(result, run, before, writes=lambda changed: True)
+
+
+@SWEEP
+@given(sets=st.lists(st.tuples(st.sampled_from(
+    ["train.steps", "train.batch_size", "train.seed", "train.device", "train.log_every",
+     "train.num_samples", "train.eval_every", "train.eval_metric", "train.eval_n",
+     "train.out", "data.image_size", "data.limit", "data.channels", "data.binarize",
+     "data.dataset", "data.root", "model.lr", "model.latent_dim", "model", "train",
+     "no.such", "model.hidden"]), cli_values | json_values.map(json.dumps) | deep_json),
+    max_size=3),
+    spec=st.none() | json_values.map(json.dumps) | deep_json | st.binary(max_size=50))
+def test_train_survives_any_spec_and_set(world, sets, spec, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    args = ["train", "toy", "-q", "--out", folder / "run", *CPU, "--set", "train.steps=2"]
+    if spec is not None:
+        (folder / "spec.json").write_bytes(spec if isinstance(spec, bytes) else spec.encode())
+        args += ["--spec", folder / "spec.json"]
+    args += [a for key, value in sets for a in ("--set", f"{key}={value}")]
+    result = invoke(*args)
+    check(result)
+    outside = {p.name for p in folder.iterdir()} - {"run", "spec.json"}
+    assert not outside, f"wrote {outside} outside the run folder"
+
+
+@SWEEP
+@given(command=st.sampled_from([["spec", "toy"], ["spec", "toy", "--schema"], ["list-models"],
+                                ["list-models", "--json"], ["plugins"], ["plugins", "--json"],
+                                ["spec", "toy-dencity"], ["spec", ""]]),
+       plugins_env=st.text(max_size=30), disabled=st.text(max_size=30), cache=st.text(max_size=20))
+def test_discovery_commands_survive_any_environment(world, command, plugins_env, disabled,
+                                                    cache, monkeypatch):
+    monkeypatch.setattr(gen.plugins, "_default", None)  # discovered anew from the environment
+    env = {"GEN_PLUGINS": f"toy_plugin,{plugins_env}", "GEN_DISABLE_PLUGINS": disabled,
+           "GEN_CACHE": cache}
+    if any("\x00" in v for v in env.values()):
+        return  # an environment cannot hold NUL bytes
+    result = invoke(*command, env=env)
+    check(result)
+    if result.exit_code == 0 and ("--json" in command or command[0] == "spec"):
+        json.loads(result.stdout)  # a plugin's prints never reach stdout
+
+
+def test_the_sweep_catches_an_escaping_exception(world, monkeypatch):
+    """The checker itself: an exception that is not a GenError fails the example."""
+    copy, _ = world
+    run = copy("toy")
+    monkeypatch.setattr("gen.run.handle.Run.sample_batches",
+                        lambda *a, **k: (_ for _ in ()).throw(IndexError("boom")))
+    with pytest.raises(AssertionError, match="exit 1"):
+        check(invoke("sample", run, "--device", "cpu"))
