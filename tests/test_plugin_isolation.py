@@ -162,6 +162,30 @@ def test_ctrl_c_in_train_step_still_interrupts(monkeypatch, tmp_path):
         trainer.train()
 
 
+class ExitsWhenSampling(ToyDensity):
+    def sample(self, n, labels=None, generator=None):
+        if not self.modules["net"].training:  # not the grids during training
+            raise SystemExit(0)
+        return super().sample(n, labels, generator)
+
+    def log_prob(self, x, y=None):
+        if not self.modules["net"].training:  # gen evaluate, not train_step
+            raise SystemExit(0)
+        return super().log_prob(x, y)
+
+
+def test_system_exit_in_a_models_code_outside_training_is_an_error(monkeypatch, tmp_path):
+    rogue(monkeypatch, ExitsWhenSampling)
+    run = tmp_path / "run"
+    assert invoke("train", "toy-density", "--out", run, "-q", *CPU,
+                  "--set", "train.steps=2").exit_code == 0
+    for command, where in ((["sample", run], "sample"), (["evaluate", run], "the evaluation")):
+        result = invoke(*command, "--device", "cpu")
+        assert result.exit_code == 1, result.output
+        assert (f"error: model 'toy-density' of plugin 'rogue' raised SystemExit(0) in {where}"
+                in result.output)
+
+
 # --- 2. what a plugin prints goes to stderr ----------------------------------------------------
 
 

@@ -119,6 +119,6 @@ def _held_out_grid(run, mode: str, num: int, seed: int):
     data = load_dataset(held_out(run.spec.data, "test"))
     count = min(num, data.images.shape[0]) if mode == "reconstruct" else 2 * num
     images, labels = pick(data, count, seed, run.model.device)
-    if mode == "reconstruct":
-        return reconstruction_grid(run.model, images, labels)
-    return interpolation_grid(run.model, images, labels)
+    grid = reconstruction_grid if mode == "reconstruct" else interpolation_grid
+    with run.plugin_code(f"--{mode}"):
+        return grid(run.model, images, labels)

@@ -20,6 +20,7 @@ from gen.data.info import DataInfo
 from gen.device import resolve_device
 from gen.errors import CheckpointError
 from gen.model import Model
+from gen.plugin_code import plugin_code
 from gen.plugins import Plugins, get_plugins
 from gen.registry import ModelInfo
 from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
@@ -118,14 +119,22 @@ class Run:
             raise CheckpointError(f"{path} is a checkpoint of {ckpt.get('model')!r}, "
                                   f"not {self.name!r}")
         try:
-            model = self.model_info.model_class()(self.spec.model, DataInfo(**ckpt["data_info"]))
-            model.load_state_dict(ckpt["state"])
+            with self.plugin_code("building the model from the checkpoint"):
+                model = self.model_info.model_class()(self.spec.model,
+                                                      DataInfo(**ckpt["data_info"]))
+                model.load_state_dict(ckpt["state"])
+                model.to(target)
+                model.train(False)
             self._step, self._checkpoint = int(ckpt["step"]), path
-        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        except (KeyError, TypeError, RuntimeError, ValueError, AttributeError,
+                IndexError) as exc:
             raise CheckpointError(f"{path} does not fit model {self.name!r}: {exc}") from None
-        model.to(target)
-        model.train(False)
         return model
+
+    def plugin_code(self, where: str):
+        """Around a call into the model's code: a `SystemExit` there is a `PluginError` naming
+        the model and its plugin (see `gen.plugin_code`)."""
+        return plugin_code(self.name, self.model_info.plugin, where)
 
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
                batch_size: int = 256) -> torch.Tensor:
@@ -140,7 +149,8 @@ class Run:
         """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
-        return generate_batches(model, n, seed, pattern, batch_size)
+        with self.plugin_code("sample"):
+            yield from generate_batches(model, n, seed, pattern, batch_size)
 
     def metrics(self) -> list[dict[str, Any]]:
         """metrics.jsonl, one dict per line: training logs (step, losses, images_per_s,
@@ -169,7 +179,8 @@ class Run:
                               batch_size=batch_size, limit=limit, seed=seed,
                               progress=progress)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
-        records = evaluate(subject, [m for m in names if m], options)
+        with self.plugin_code("the evaluation"):
+            records = evaluate(subject, [m for m in names if m], options)
         if record:
             record_evaluations(self.dir, subject.step, records)
         return {r["metric"]: r for r in records}
@@ -183,7 +194,8 @@ class Run:
 
         require_latent(self.model, "encoding")
         data = load_dataset(held_out(self.spec.data, split, limit))
-        return encode_all(self.model, data, batch_size), data.labels
+        with self.plugin_code("encode"):
+            return encode_all(self.model, data, batch_size), data.labels
 
 
 def load_run(path: str | Path, checkpoint: str | int = "latest", device: str = "auto") -> Run:

@@ -30,6 +30,7 @@ from gen.errors import CheckpointError, DataError, GenError, TrainingError
 from gen.images import save_grid
 from gen.launch import launched_world_size, local_rank, stop_requested
 from gen.model import Model
+from gen.plugin_code import plugin_code
 from gen.registry import ModelInfo
 from gen.run.checkpoints import best_until, save_best, save_checkpoint
 from gen.run.layout import RunDir
@@ -297,21 +298,11 @@ class Trainer:
         if checkpoint_now:
             self._checkpoint(s)
 
-    @contextmanager
     def _plugin_code(self, where: str, s: _Session | None = None):
-        """Around the family's code: a `SystemExit` (or any `BaseException` that is neither an
-        `Exception` nor Ctrl-C) raised there would end `gen train` as if it had succeeded, so
-        it becomes a `TrainingError` naming the plugin; the checkpoints written are kept."""
-        try:
-            yield
-        except (Exception, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            kept = f", {_kept(s)}" if s is not None else ""
-            raise TrainingError(
-                f"model {self.info.name!r} of plugin {self.info.plugin!r} raised {exc!r} in "
-                f"{where}: training stopped{kept}"
-            ) from exc
+        """Around the family's code (`gen.plugin_code`): a `SystemExit` there is a
+        `TrainingError` naming the plugin; the checkpoints written are kept."""
+        return plugin_code(self.info.name, self.info.plugin, where, TrainingError,
+                           lambda: ": training stopped" + (f", {_kept(s)}" if s else ""))
 
     def _check_losses(self, s: _Session) -> None:
         """Average the losses over processes and stop on a non-finite one."""
@@ -349,7 +340,8 @@ class Trainer:
 
     def _evaluate(self, s: _Session) -> None:
         """Score the weights of this step; keep them as best.pt if they beat the best so far."""
-        record = s.evaluator.evaluate(s.model, s.step)
+        with self._plugin_code(f"the evaluation at step {s.step}", s):
+            record = s.evaluator.evaluate(s.model, s.step)
         s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
                      "evaluation": record})
         if s.evaluator.improves(record["value"]):
