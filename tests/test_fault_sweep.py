@@ -4,7 +4,8 @@ docs/robustness.md must hold: an exit code from the table, no exception escaping
 traceback, no file of the run changed unless the command writes it (and then only on success),
 and nothing executed from a checkpoint.
 
-Examples per command: $GEN_SWEEP_EXAMPLES (default 40, a CI-sized run of about a minute);
+Examples per command: $GEN_SWEEP_EXAMPLES (default 40, half that for the data sets: a CI-sized
+run of about a minute);
 `GEN_SWEEP_EXAMPLES=3000 pytest tests/test_fault_sweep.py` is the long run.
 """
 
@@ -30,6 +31,8 @@ EXIT_CODES = {0, 1, 2, 130}
 SWEEP = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow, HealthCheck.data_too_large])
+# Data sets are read whole for every example: half as many of those.
+SWEEP_DATA = settings(SWEEP, max_examples=max(1, EXAMPLES // 2))
 CPU = ["--set", "train.device=cpu"]
 MARKER = Path(tempfile.gettempdir()) / f"gen-sweep-ran-{os.getpid()}"
 
@@ -310,3 +313,86 @@ def test_the_sweep_catches_an_escaping_exception(world, monkeypatch):
                         lambda *a, **k: (_ for _ in ()).throw(IndexError("boom")))
     with pytest.raises(AssertionError, match="exit 1"):
         check(invoke("sample", run, "--device", "cpu"))
+
+
+def image_bytes(size: tuple[int, int], mode: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@SWEEP_DATA
+@given(images=st.lists(st.tuples(st.sampled_from(["L", "RGB", "RGBA", "P", "I;16"]),
+                                 st.integers(1, 12), st.integers(1, 12),
+                                 st.none() | st.tuples(st.floats(0, 1), st.integers(0, 255))),
+                       min_size=1, max_size=4),
+       junk=st.lists(st.binary(max_size=60), max_size=2),
+       reference=st.booleans())
+def test_image_folders_survive_any_image(world, images, junk, reference, tmp_path_factory,
+                                         monkeypatch):
+    """Images of every mode and size, some with a byte changed, and files of random bytes
+    named .png: as training data, or as the reference folder of `gen evaluate`."""
+    copy, pristine = world
+    folder = tmp_path_factory.mktemp("images")
+    for i, (mode, w, h, change) in enumerate(images):
+        data = bytearray(image_bytes((w, h), mode))
+        if change is not None:
+            data[int(change[0] * (len(data) - 1))] = change[1]
+        (folder / f"{i}.png").write_bytes(bytes(data))
+    for i, data in enumerate(junk):
+        (folder / f"junk-{i}.png").write_bytes(data)
+    if reference:
+        monkeypatch.setenv("GEN_CACHE", str(pristine / "cache"))
+        run = copy("toy-density")
+        before = snapshot(run)
+        result = invoke("evaluate", run, "--device", "cpu", "--reference", folder)
+        check(result, run, before, writes=lambda changed: changed == {"metrics.jsonl"})
+    else:
+        out = folder.parent / f"{folder.name}-run"
+        result = invoke("train", "toy", "-q", "--out", out, *CPU, "--set", "train.steps=1",
+                        "--set", "train.batch_size=1", "--set", "data.dataset=image-folder",
+                        "--set", f"data.root={folder}")
+        check(result)
+        assert result.exit_code == 0 or not out.exists(), "a refused run leaves no folder"
+
+
+@SWEEP_DATA
+@given(which=st.sampled_from(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]),
+       how=st.sampled_from(["truncate", "flip", "bytes", "gunzip-truncate", "count"]),
+       where=st.floats(0, 1), value=st.integers(0, 255), data=st.binary(max_size=64))
+def test_mnist_files_survive_any_damage(world, which, how, where, value, data,
+                                        tmp_path_factory):
+    import gzip
+
+    bundled = Path(gen.plugins.__file__).parent / "data" / "bundled"
+    root = tmp_path_factory.mktemp("mnist")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copyfile(bundled / name, raw / name)
+    path = raw / which
+    good = path.read_bytes()
+    if how == "truncate":
+        damaged = good[: int(where * len(good))]
+    elif how == "flip":
+        damaged = bytearray(good)
+        damaged[int(where * (len(good) - 1))] ^= value or 1
+        damaged = bytes(damaged)
+    elif how == "bytes":
+        damaged = data
+    else:
+        plain = gzip.decompress(good)
+        if how == "gunzip-truncate":
+            plain = plain[: int(where * len(plain))]
+        else:  # a header that claims another count
+            plain = plain[:4] + int(where * 20000).to_bytes(4, "big") + plain[8:]
+        damaged = gzip.compress(plain)
+    path.write_bytes(damaged)
+    out = root / "run"
+    result = invoke("train", "toy", "-q", "--out", out, *CPU, "--set", "train.steps=1",
+                    "--set", "data.dataset=mnist", "--set", "data.split=test",
+                    "--set", f"data.root={root}")
+    check(result)
+    assert result.exit_code == 0 or not out.exists(), "a refused run leaves no folder"
