@@ -268,3 +268,25 @@ def test_json_nested_too_deeply_is_an_error_not_a_recursion_error(toy_plugins, t
     assert_fails(invoke("sample", toy_run, "--device", "cpu"), 1,
                  f"cannot read {toy_run / 'spec.json'}: JSON nested too deeply")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_stopped_run_hint_quotes_its_folder(tmp_path, toy_env):
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "my runs" / "it's"
+    proc = subprocess.Popen([sys.executable, "-m", "gen", "train", "toy", "-q", "--out", str(run),
+                             "--set", "train.device=cpu", "--set", "train.steps=1000000",
+                             "--set", "train.log_every=5"],
+                            env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (run / "metrics.jsonl").is_file() or not (run / "metrics.jsonl").stat().st_size:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"`gen train toy --out {shlex.quote(str(run))} --resume`" in err

@@ -32,7 +32,8 @@ from gen.training.api import prepare
               "launches torchrun --standalone. train.batch_size stays the global batch.")
 def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str | None,
           resume: bool, quiet: bool, nproc: int) -> None:
-    """Train model NAME. Without --spec, the model's defaults (on bundled MNIST) are used.
+    """Train model NAME (PLUGIN:NAME where two plugins register it). Without --spec, the
+    model's defaults (on bundled MNIST) are used.
 
     For several machines, start `torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d
     --rdzv-endpoint HOST:PORT -m gen train NAME ...` on each (docs/distributed.md)."""
