@@ -9,6 +9,7 @@ run folder, and whether gen may write there), so a mistake is reported in a seco
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,13 +91,14 @@ def _trained_model(run: RunDir, name: str) -> ModelInfo:
     asked_plugin, bare = split_name(name)
     if isinstance(model, str) and bare != model:
         raise UsageError(f"{run.root} is a run of model {model!r}, not {bare!r}: continue it "
-                         f"with `gen train {model} --out {run.root} --resume`")
+                         f"with `gen train {model} --out {shlex.quote(str(run.root))} --resume`")
     if not isinstance(plugin, str):  # a run.json from before gen recorded the plugin
         return get_plugins().registry.get(name)
     if asked_plugin is not None and asked_plugin != plugin:
         raise UsageError(f"{run.root} was trained with model {bare!r} of plugin {plugin!r}, "
                          f"not of {asked_plugin!r}: a run continues with the plugin that "
-                         f"trained it (`gen train {bare} --out {run.root} --resume`)")
+                         f"trained it (`gen train {bare} --out {shlex.quote(str(run.root))} "
+                         "--resume`)")
     return get_plugins().registry.get_trained(bare, plugin, run.root)
 
 
