@@ -6,7 +6,8 @@ and nothing executed from a checkpoint.
 
 Examples per command: $GEN_SWEEP_EXAMPLES (default 40, half that for the data sets: a CI-sized
 run of about a minute);
-`GEN_SWEEP_EXAMPLES=3000 pytest tests/test_fault_sweep.py` is the long run.
+`GEN_SWEEP_EXAMPLES=3000 GEN_SWEEP_LOG=sweep.txt pytest tests/test_fault_sweep.py` is a long
+run that also counts its examples, by test and exit code, in sweep.txt.
 """
 
 import hashlib
@@ -27,6 +28,7 @@ import gen.plugins
 from gen.cli.main import cli
 
 EXAMPLES = int(os.environ.get("GEN_SWEEP_EXAMPLES", "40"))
+LOG = os.environ.get("GEN_SWEEP_LOG")  # a file to append one line per example to
 EXIT_CODES = {0, 1, 2, 130}
 SWEEP = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -190,6 +192,10 @@ def check(result, run: Path | None = None, before=None, writes=lambda changed: F
             from result.exception
     assert result.exit_code in EXIT_CODES, result.output
     assert "Traceback" not in result.output, result.output
+    if LOG:  # a long run's count of examples, by command and exit code
+        with open(LOG, "a") as f:
+            f.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0]} "
+                    f"{result.exit_code}\n")
     assert not MARKER.exists(), "code in a checkpoint was run"
     if run is not None and before is not None:
         after = snapshot(run) if run.exists() else {}
