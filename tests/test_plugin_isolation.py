@@ -8,11 +8,11 @@ import subprocess
 import sys
 import textwrap
 import types
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from plugin_helpers import entry_point, plugin_module
 from toy_plugin.density import ToyDensity
 
 import gen
@@ -32,17 +32,6 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def entry_point(name: str, module: str) -> metadata.EntryPoint:
-    return metadata.EntryPoint(name=name, value=module, group="gen")
-
-
-def plugin_module(monkeypatch, module_name: str, **hooks) -> types.ModuleType:
-    """A plugin module made on the fly and importable under ``module_name``."""
-    module = types.ModuleType(module_name)
-    for hook_name, fn in hooks.items():
-        setattr(module, hook_name, gen.hookimpl(fn))
-    monkeypatch.setitem(sys.modules, module_name, module)
-    return module
 
 
 def registers(*names, spec="m:Spec", model="m:M"):

@@ -1,27 +1,11 @@
 """Plugin discovery: entry points faked with importlib.metadata objects, not installed packages."""
 
-import sys
-import types
-from importlib import metadata
-
 import pytest
+from plugin_helpers import entry_point, plugin_module
 
 import gen
 from gen.errors import PluginError, UnknownModelError
 from gen.plugins import Plugins, discover
-
-
-def entry_point(name: str, module: str) -> metadata.EntryPoint:
-    return metadata.EntryPoint(name=name, value=module, group="gen")
-
-
-def plugin_module(monkeypatch, module_name: str, **hooks) -> types.ModuleType:
-    """A plugin module made on the fly and importable under ``module_name``."""
-    module = types.ModuleType(module_name)
-    for hook_name, fn in hooks.items():
-        setattr(module, hook_name, gen.hookimpl(fn))
-    monkeypatch.setitem(sys.modules, module_name, module)
-    return module
 
 
 def registers(*names, kind="adversarial"):
