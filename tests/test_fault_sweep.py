@@ -228,7 +228,10 @@ def test_sample_survives_any_damage(world, how, seed, n, which):
 @SWEEP
 @given(how=file_damage(RUN_FILES), metric=st.sampled_from(["nll", "elbo", "fid", "kid",
                                                            "precision", "probe", "nll,fid"]),
-       n=cli_values, limit=cli_values, batch=cli_values)
+       # -n images are generated: a huge -n is legitimate work (memory stays bounded), just
+       # longer than a sweep can wait for
+       n=st.integers(-5, 3000).map(str) | st.text(max_size=8), limit=cli_values,
+       batch=cli_values)
 def test_evaluate_survives_any_damage(world, how, metric, n, limit, batch, monkeypatch):
     copy, pristine = world
     monkeypatch.setenv("GEN_CACHE", str(pristine / "cache"))
