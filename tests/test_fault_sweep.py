@@ -61,6 +61,18 @@ odd_values = (st.integers(-2**65, 2**65).map(str) | st.text(max_size=30)
                                  "best", "all", "3,5", "0,99", "1.5"]))
 # Mostly usable values, so the sweep gets past the command line into the files.
 cli_values = st.integers(1, 40).map(str) | st.integers(1, 40).map(str) | odd_values
+
+
+def _not_huge(text: str) -> bool:
+    try:
+        return float(text) < 1000
+    except (ValueError, OverflowError):
+        return True
+
+
+# For settings that are amounts of work (steps, images): a huge one is legitimate, just longer
+# than a sweep can wait for.
+work_values = st.integers(-5, 12).map(str) | odd_values.filter(_not_huge)
 # Values the trainer puts in a checkpoint, and others that `weights_only` loading accepts.
 safe_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=True)
@@ -257,10 +269,9 @@ def test_encode_survives_any_damage(world, how, split, limit):
 
 
 @SWEEP
-@given(how=file_damage(RUN_FILES), steps=cli_values,
-       extra=st.lists(st.tuples(st.sampled_from(["train.steps", "train.log_every",
-                                                 "train.checkpoint_every", "model.lr",
-                                                 "train.eval_every", "data.limit",
+@given(how=file_damage(RUN_FILES), steps=work_values,
+       extra=st.lists(st.tuples(st.sampled_from(["train.log_every", "train.checkpoint_every",
+                                                 "model.lr", "train.eval_every", "data.limit",
                                                  "train.keep_checkpoints"]), cli_values),
                       max_size=2))
 def test_resume_survives_any_damage(world, how, steps, extra):
@@ -275,12 +286,15 @@ def test_resume_survives_any_damage(world, how, steps, extra):
 
 
 @SWEEP
-@given(sets=st.lists(st.tuples(st.sampled_from(
+@given(sets=st.lists(st.sampled_from(
     ["train.steps", "train.batch_size", "train.seed", "train.device", "train.log_every",
      "train.num_samples", "train.eval_every", "train.eval_metric", "train.eval_n",
      "train.out", "data.image_size", "data.limit", "data.channels", "data.binarize",
      "data.dataset", "data.root", "model.lr", "model.latent_dim", "model", "train",
-     "no.such", "model.hidden"]), cli_values | json_values.map(json.dumps) | deep_json),
+     "no.such", "model.hidden"]).flatmap(lambda key: st.tuples(st.just(key), (
+         work_values if key in ("train.steps", "train.eval_n", "model.hidden",
+                                "model.latent_dim", "data.image_size")
+         else cli_values | json_values.map(json.dumps) | deep_json))),
     max_size=3),
     spec=st.none() | json_values.map(json.dumps) | deep_json | st.binary(max_size=50))
 def test_train_survives_any_spec_and_set(world, sets, spec, tmp_path_factory):
