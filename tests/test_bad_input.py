@@ -290,3 +290,20 @@ def test_the_stopped_run_hint_quotes_its_folder(tmp_path, toy_env):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert f"`gen train toy --out {shlex.quote(str(run))} --resume`" in err
+
+
+def test_a_spec_json_edited_after_training_is_refused_by_readers(toy_plugins, tmp_path):
+    """A flipped byte turned data.image_size 8 into 9: the model (built from the checkpoint)
+    and the data (read through spec.json) no longer fit."""
+    run = tmp_path / "run"
+    assert invoke("train", "toy-vae", "--out", run, "-q", *CPU,
+                  "--set", "train.steps=2").exit_code == 0
+    spec = json.loads((run / "spec.json").read_text())
+    spec["data"]["image_size"] = 9
+    (run / "spec.json").write_text(json.dumps(spec))
+    message = ("no longer matches the spec", "data.image_size is 9 in spec.json, but the run "
+               "was trained with 8", "Put the trained values back in spec.json")
+    assert_fails(invoke("encode", run, "--device", "cpu", "--out", tmp_path / "z.npz"), 1,
+                 *message)
+    assert_fails(invoke("sample", run, "--device", "cpu", "--reconstruct"), 1, *message)
+    assert not (tmp_path / "z.npz").exists()

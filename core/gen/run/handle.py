@@ -26,6 +26,7 @@ from gen.registry import ModelInfo
 from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
 from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
+from gen.run.resume import spec_differences
 from gen.sampling import check_labels, generate_batches
 
 
@@ -118,6 +119,13 @@ class Run:
         if ckpt.get("model") != self.name:
             raise CheckpointError(f"{path} is a checkpoint of {ckpt.get('model')!r}, "
                                   f"not {self.name!r}")
+        if isinstance(ckpt.get("spec"), dict):  # spec.json edited since: data would not fit
+            changed = spec_differences(self.spec, ckpt["spec"], ckpt["step"])
+            if changed:
+                raise CheckpointError(
+                    f"{self.dir.spec_path} no longer matches the spec {path} was trained with: "
+                    + "; ".join(f"{k} {what}" for k, what in changed)
+                    + ". Put the trained values back in spec.json")
         try:
             with self.plugin_code("building the model from the checkpoint"):
                 model = self.model_info.model_class()(self.spec.model,

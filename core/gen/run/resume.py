@@ -42,17 +42,7 @@ def check_resume(spec: specs.RunSpec, trained: Any, step: int, spec_file: Path) 
     if not isinstance(trained, dict):
         raise CheckpointError(f"the checkpoint at step {step} does not carry the spec it was "
                               "trained with; it cannot be resumed safely")
-    try:
-        before = specs.validate(type(spec.model), trained).model_dump(mode="json")
-    except SpecError as exc:
-        raise CheckpointError(f"the spec in the checkpoint at step {step} no longer validates "
-                              f"with this version of {spec.model.name!r}: {exc}") from None
-    now, was = _flatten(spec.model_dump(mode="json")), _flatten(before)
-    changed = [k for k in sorted(now.keys() | was.keys())
-               if now.get(k, _ABSENT) != was.get(k, _ABSENT) and k not in specs.RESUMABLE_OVERRIDES
-               and k not in _NOT_COMPARED]
-    problems = [(k, f"is {_show(now.get(k, _ABSENT))} in spec.json, but the run was trained "
-                    f"with {_show(was.get(k, _ABSENT))}") for k in changed]
+    problems = spec_differences(spec, trained, step)
     if problems:
         allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
         problems.append(("", f"only {allowed} may change on --resume: put the trained values "
@@ -61,6 +51,23 @@ def check_resume(spec: specs.RunSpec, trained: Any, step: int, spec_file: Path) 
     if spec.train.steps < step:
         raise SpecError([("train.steps", f"{spec.train.steps} is below the step reached: the "
                                          f"run is already at step {step}")], str(spec_file))
+
+
+def spec_differences(spec: specs.RunSpec, trained: dict[str, Any],
+                     step: int) -> list[tuple[str, str]]:
+    """(field, what differs) for every field of ``spec`` (spec.json) that differs from
+    ``trained`` (the spec a checkpoint carries) and may not change after training started."""
+    try:
+        before = specs.validate(type(spec.model), trained).model_dump(mode="json")
+    except SpecError as exc:
+        raise CheckpointError(f"the spec in the checkpoint at step {step} no longer validates "
+                              f"with this version of {spec.model.name!r}: {exc}") from None
+    now, was = _flatten(spec.model_dump(mode="json")), _flatten(before)
+    changed = [k for k in sorted(now.keys() | was.keys())
+               if now.get(k, _ABSENT) != was.get(k, _ABSENT)
+               and k not in specs.RESUMABLE_OVERRIDES and k not in _NOT_COMPARED]
+    return [(k, f"is {_show(now.get(k, _ABSENT))} in spec.json, but the run was trained with "
+                f"{_show(was.get(k, _ABSENT))}") for k in changed]
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
