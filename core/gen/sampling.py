@@ -17,12 +17,6 @@ from gen.images import to_uint8
 from gen.model import Model
 
 
-def generate(model: Model, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-             batch_size: int = 256) -> torch.Tensor:
-    """``n`` samples as uint8 (n, C, H, W) on the CPU: `generate_batches`, concatenated."""
-    return torch.cat(list(generate_batches(model, n, seed, labels, batch_size)))
-
-
 def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor | None = None,
                      batch_size: int = 256) -> Iterator[torch.Tensor]:
     """``n`` samples as uint8 batches (at most ``batch_size``, C, H, W) on the CPU, drawn from
