@@ -1,6 +1,6 @@
 """Drawing images from a model: from a fixed seed, in batches, labelled for conditional models.
 
-`gen sample`, `Run.sample`, the quality metrics and the training grids all draw through
+`gen sample`, `Run.sample` and the quality metrics all draw through
 `generate_batches`, so the same seed gives the same images everywhere, and memory is that of
 one batch however many images are asked for. Labels are given as a pattern that is repeated to
 fill ``n`` (never materialised for all ``n``).
