@@ -1,4 +1,5 @@
-"""Writing images: PNG grids for people, .npz arrays for other tools. Both atomic."""
+"""Writing images: PNG grids for people, .npz arrays and folders of PNGs for other tools. All
+atomic."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from gen.errors import FolderError
 from gen.fileio import atomic_write
 
 
@@ -24,10 +26,39 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
     possible)."""
     from torchvision.utils import save_image
 
-    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    nrow = nrow or grid_rows(images.shape[0])
     grid = to_uint8(images).float() / 255
     return atomic_write(path, lambda tmp: save_image(grid, tmp, nrow=nrow, padding=2,
                                                      format="png"))
+
+
+def grid_rows(count: int) -> int:
+    """Images per row of a grid of ``count``: as square as possible."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def save_png_folder(folder: Path, count: int, images: Iterable[torch.Tensor]) -> Path:
+    """One PNG per image into ``folder``: ``000000.png``, ``000001.png``, ... in the order the
+    batches of ``images`` come (zero-padded, so sorting the names keeps that order), each
+    written atomically as its batch arrives: memory holds one batch. The ``count`` names are
+    checked first, before any image is drawn: a file already there is a `FolderError`."""
+    from PIL import Image  # torchvision's own dependency
+
+    names = [f"{i:0{max(6, len(str(count - 1)))}d}.png" for i in range(count)]
+    taken = [name for name in names if (folder / name).exists()]
+    if taken:
+        raise FolderError(f"refusing to overwrite {len(taken)} file(s) in {folder} ({taken[0]} "
+                          "first): choose a new or empty folder, or move them")
+    written = 0
+    for batch in images:
+        for image in to_uint8(batch).permute(0, 2, 3, 1).numpy():  # (H, W, C) each
+            picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+            atomic_write(folder / names[written],
+                         lambda tmp, picture=picture: picture.save(tmp, format="png"))
+            written += 1
+    if written != count:
+        raise ValueError(f"{written} images written to {folder}, {count} expected")
+    return folder
 
 
 def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = None) -> Path:

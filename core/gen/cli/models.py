@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gen import specs
+from gen.cli.output import stdout_console
+from gen.errors import UsageError
 from gen.plugins import get_plugins
 
 
@@ -17,7 +19,7 @@ def _warn_broken(console: Console) -> None:
     for record in get_plugins().broken:
         console.print(
             f"warning: plugin {record.name} is broken: {record.error} (see `gen plugins`)",
-            markup=False, highlight=False,
+            markup=False, highlight=False, soft_wrap=True,
         )
 
 
@@ -26,7 +28,7 @@ def _warn_contested(console: Console) -> None:
         console.print(
             f"warning: model name {name!r} is registered by plugins {', '.join(owners)}: name "
             f"the one you mean as PLUGIN:MODEL ({' or '.join(f'{p}:{name}' for p in owners)})",
-            markup=False, highlight=False,
+            markup=False, highlight=False, soft_wrap=True,
         )
 
 
@@ -46,8 +48,7 @@ def list_models(as_json: bool) -> None:
         name = m.qualified if m.name in contested else m.name
         table.add_row(name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
                       Text(m.summary))
-    console = Console()
-    console.print(table if models else "no models installed (try `pip install gen-gan`)")
+    stdout_console().print(table if models else "no models installed (try `pip install gen-gan`)")
     _warn_contested(Console(stderr=True))
     _warn_broken(Console(stderr=True))
 
@@ -65,7 +66,7 @@ def plugins(as_json: bool, verbose: bool) -> None:
     for r in records:
         status = Text(r.status, style="red" if r.status == "broken" else "")
         table.add_row(r.name, r.version, status, Text(r.error or _provides(r)))
-    Console().print(table if records else "no plugins installed")
+    stdout_console().print(table if records else "no plugins installed")
     for r in records:
         if verbose and not r.ok:
             click.echo(f"\n{r.name}:\n{r.traceback}", err=True)
@@ -81,11 +82,21 @@ def _provides(record) -> str:
 @click.command("spec")
 @click.argument("name")
 @click.option("--schema", is_flag=True, help="Print the JSON Schema instead of the defaults.")
-def spec(name: str, schema: bool) -> None:
-    """Print NAME's complete default spec (valid input to `gen train --spec`). NAME may be
-    PLUGIN:MODEL where two plugins register MODEL."""
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a field by dotted path, as `gen train --set` does, e.g. --set "
+              "train.steps=200: the resolved spec is printed.")
+def spec(name: str, schema: bool, overrides: tuple[str, ...]) -> None:
+    """Print NAME's complete default spec (valid input to `gen train --spec`), or with --set
+    the spec those overrides resolve to. NAME may be PLUGIN:MODEL where two plugins register
+    MODEL."""
+    if schema and overrides:
+        raise UsageError("--set does not apply to --schema: the schema is the same for every "
+                         "spec")
     spec_class = get_plugins().registry.get(name).spec_class()
-    data = specs.json_schema(spec_class) if schema else specs.default_spec(spec_class)
+    if schema:
+        data = specs.json_schema(spec_class)
+    else:
+        data = specs.validate(spec_class, {}, overrides).model_dump(mode="json")
     click.echo(json.dumps(data, indent=2))
 
 

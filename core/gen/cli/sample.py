@@ -3,6 +3,7 @@ interpolate held-out images)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,9 +17,11 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("-n", "num", type=click.IntRange(min=1), default=64, show_default=True,
               help="How many images (with --interpolate: rows).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False),
-              help="A .png grid or a .npz array file (default RUN_DIR/samples/...png).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the latents: the same seed draws the same images.")
+@click.option("--out", type=click.Path(),
+              help="A .png grid, a .npz array file, or a folder (ending in / or existing) of "
+              "one PNG per image, 000000.png, ... (default RUN_DIR/samples/...png).")
 @click.option("--checkpoint", default="latest", show_default=True,
               help="'latest', 'best' (kept by train.eval_every) or a step number.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
@@ -29,15 +32,18 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--interpolate", is_flag=True,
               help="Latent-variable models: N rows decoding the line between the latents of "
               "two held-out images.")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True,
+              help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
            labels: str | None, reconstruct: bool, interpolate: bool, device: str,
            batch_size: int) -> None:
     """Draw N samples from the weights of a run."""
-    if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
-        raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), got {out!r}")
+    folder = out is not None and _is_folder(out)
+    if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
+        raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), or in / for a "
+                         f"folder of PNGs, got {out!r}")
     if sum([reconstruct, interpolate, labels is not None]) > 1:
         raise UsageError("--labels, --reconstruct and --interpolate exclude each other")
 
@@ -46,20 +52,23 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
 
     npz = out is not None and Path(out).suffix.lower() == ".npz"
     grid = num * (INTERPOLATION_STEPS if interpolate else 2 if reconstruct else 1)
-    if not npz and grid > MAX_GRID:
+    if not (npz or folder) and grid > MAX_GRID:
         raise UsageError(f"-n {num} makes a grid of {grid} images, too many for one .png (at "
-                         f"most {MAX_GRID}); write them to an .npz file with --out FILE.npz")
+                         f"most {MAX_GRID}); write them to an .npz file with --out FILE.npz or "
+                         "to a folder of PNGs with --out DIR/")
 
     run = load_run(run_dir, checkpoint, device)
     mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
-    path = _out_path(out, run, mode, seed)
+    path = _make_folder(Path(out)) if folder else _out_path(out, run, mode, seed)
     if mode == "sample":
-        num = _draw(run, num, seed, labels, batch_size, path)
+        num = _draw(run, num, seed, labels, batch_size, path, folder)
     else:
-        from gen.images import save_grid, save_npz
+        from gen.images import save_grid, save_npz, save_png_folder
 
         images, nrow = _held_out_grid(run, mode, num, seed)
-        if npz:
+        if folder:
+            save_png_folder(path, images.shape[0], [images])
+        elif npz:
             save_npz(images, path)
         else:
             save_grid(images, path, nrow)
@@ -67,24 +76,35 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
     click.echo(f"{num} images ({mode}) from step {run.step} -> {path}")
 
 
+def _is_folder(out: str) -> bool:
+    """``--out DIR/`` or an existing folder asks for one PNG per image."""
+    return out.endswith(("/", os.sep)) or Path(out).is_dir()
+
+
 def _out_path(out: str | None, run, mode: str, seed: int) -> Path:
     default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}.png"
     path = Path(out) if out else default
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise GenError(f"--out: cannot make folder {path.parent}: a file is in the way") from None
-    except OSError as exc:
-        raise WriteError(path.parent, exc) from None
+    _make_folder(path.parent)
     return path
 
 
-def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path) -> int:
-    """Draw the samples batch by batch into ``path`` (.npz streamed, .png as one grid); returns
-    how many were drawn."""
+def _make_folder(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GenError(f"--out: cannot make folder {folder}: a file is in the way") from None
+    except OSError as exc:
+        raise WriteError(folder, exc) from None
+    return folder
+
+
+def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path,
+          folder: bool) -> int:
+    """Draw the samples batch by batch into ``path`` (a folder of PNGs and .npz streamed, .png
+    as one grid); returns how many were drawn."""
     import torch
 
-    from gen.images import save_grid, save_npz_stream
+    from gen.images import save_grid, save_npz_stream, save_png_folder
     from gen.progress import counting
     from gen.sampling import batch_labels, parse_labels
 
@@ -102,7 +122,9 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
         return (batch_labels(model, pattern, start, min(batch_size, num - start))
                 for start in range(0, num, batch_size))
 
-    if path.suffix.lower() == ".npz":
+    if folder:
+        save_png_folder(path, num, drawn())
+    elif path.suffix.lower() == ".npz":
         d = model.data
         save_npz_stream(path, (num, d.channels, d.image_size, d.image_size), drawn(),
                         label_batches if model.conditional else None)

@@ -26,7 +26,8 @@ from gen.training.api import prepare
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest "
               "checkpoint (only train.steps, the log/sample/checkpoint/eval cadence, "
               "keep_checkpoints, device, compile and channels_last may change).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress: neither the bar (on a terminal) nor the lines (elsewhere).")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine (one per GPU, or CPU processes with gloo): "
               "launches torchrun --standalone. train.batch_size stays the global batch.")

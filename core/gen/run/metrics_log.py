@@ -1,4 +1,5 @@
-"""metrics.jsonl (always) and TensorBoard scalars (when the `tensorboard` extra is installed)."""
+"""metrics.jsonl (always) and TensorBoard scalars and sample grids (when the `tensorboard`
+extra is installed)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,20 @@ class MetricsLog:
         except OSError as exc:  # a full disk: the checkpoints so far are intact
             raise WriteError(self.path, exc) from None
         if self._tb is not None:
-            step = record["step"]
-            for key, value in record.items():
-                if key != "step" and isinstance(value, int | float):
-                    self._tb.add_scalar(key, value, step)
+            for tag, value in _scalars(record).items():
+                self._tb.add_scalar(tag, value, record["step"])
+
+    def write_grid(self, step: int, images: Any) -> None:
+        """The sample grid of ``step`` (an (n, C, H, W) tensor in [-1, 1]) as TensorBoard image
+        ``samples``, laid out as the PNG grid is; nothing without TensorBoard."""
+        if self._tb is None:
+            return
+        from torchvision.utils import make_grid
+
+        from gen.images import grid_rows, to_uint8
+
+        grid = make_grid(to_uint8(images), nrow=grid_rows(images.shape[0]), padding=2)
+        self._tb.add_image("samples", grid, step)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # every line was flushed; a failed write said so
@@ -65,6 +76,25 @@ def truncate_after(path: Path, step: int) -> None:
         return
     kept = [json.dumps(r) for r in read_metrics(path) if r["step"] <= step]
     atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+def _scalars(record: dict[str, Any]) -> dict[str, float]:
+    """TensorBoard scalars of a record: its top-level numbers, and an evaluation's score as
+    ``eval/<metric>`` (plus ``eval/<metric>_bits_per_dim`` for a likelihood). The trainer's
+    flat ``eval_<metric>`` copy, kept for readers of metrics.jsonl, would be the same curve."""
+    scalars = {k: v for k, v in record.items() if k != "step" and _is_number(v)}
+    evaluation = record.get("evaluation")
+    if isinstance(evaluation, dict) and isinstance(evaluation.get("metric"), str):
+        metric = evaluation["metric"]
+        scalars.pop(f"eval_{metric}", None)
+        for key, tag in (("value", metric), ("bits_per_dim", f"{metric}_bits_per_dim")):
+            if _is_number(evaluation.get(key)):
+                scalars[f"eval/{tag}"] = evaluation[key]
+    return scalars
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float)
 
 
 def _tensorboard_writer(folder: Path):
