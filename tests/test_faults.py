@@ -143,16 +143,18 @@ def test_evaluate_converts_a_reference_folder_to_the_runs_data_and_says_so(toy_p
     assert train(run, "train.steps=2", name="toy-density").exit_code == 0
     reference = tmp_path / "reference"
     write_images(reference, "RGBA", (200, 30, 30, 255), count=4, size=(20, 24))
-    result = invoke("evaluate", run, "--reference", reference, "--device", "cpu")
+    result = invoke("evaluate", run, "--metrics", "nll", "--reference", reference,
+                    "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert (f"reference {reference}: images read as the run's data, 1x8x8 (converted where "
             "they differ)") in result.output
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["evaluation"]
     assert (record["images"], record["split"]) == (4, str(reference.resolve()))
-    assert_fails(invoke("evaluate", run, "--reference", tmp_path / "nowhere"), 1,
+    nll = ("--metrics", "nll")
+    assert_fails(invoke("evaluate", run, *nll, "--reference", tmp_path / "nowhere"), 1,
                  "--reference must be 'test', 'train' or a folder of images")
     (tmp_path / "empty").mkdir()
-    assert_fails(invoke("evaluate", run, "--reference", tmp_path / "empty"), 1,
+    assert_fails(invoke("evaluate", run, *nll, "--reference", tmp_path / "empty"), 1,
                  f"data.root: no images in {tmp_path / 'empty'}")
 
 
@@ -166,7 +168,7 @@ def test_evaluate_prints_its_results_before_failing_to_record_them(toy_plugins, 
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
     monkeypatch.setattr("gen.run.metrics_log.open", read_only, raising=False)
-    result = invoke("evaluate", run, "--device", "cpu", "--limit", "10")
+    result = invoke("evaluate", run, "--metrics", "nll", "--device", "cpu", "--limit", "10")
     assert_fails(result, 1, "nats/image", f"cannot write {run / 'metrics.jsonl'}: permission")
     assert snapshot(run) == before
 

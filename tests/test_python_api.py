@@ -57,7 +57,7 @@ def test_evaluate_returns_what_gen_evaluate_prints_and_records_it(toy_plugins, t
     scores = run.evaluate("nll", limit=50, record=False)
     assert list(scores) == ["nll"] and scores["nll"]["images"] == 50
     assert all("evaluation" not in m for m in run.metrics()), "record=False writes nothing"
-    printed = json.loads(invoke("evaluate", run.path, "--limit", 50, "--json",
+    printed = json.loads(invoke("evaluate", run.path, "--metrics", "nll", "--limit", 50, "--json",
                                 "--device", "cpu").output)
     assert printed == [scores["nll"] | {"checkpoint": printed[0]["checkpoint"]}]
     run.evaluate(["nll"], limit=50)

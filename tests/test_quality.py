@@ -87,7 +87,7 @@ def train(tmp_path, name, *sets, model="toy"):
 def evaluate_json(run, *args):
     result = invoke("evaluate", str(run), "--json", *args)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # stderr may say that an extractor was trained
 
 
 # --- the metrics on real data and noise --------------------------------------------------------
@@ -307,3 +307,76 @@ def test_eval_metric_that_does_not_apply_fails_before_training(quality_plugins, 
     result = invoke("sample", str(train(tmp_path, "plain", "train.steps=2")), "--checkpoint",
                     "best")
     assert result.exit_code == 1 and "kept by runs trained with train.eval_every" in result.output
+
+
+# --- one space for every model -----------------------------------------------------------------
+
+
+def test_conversion_resizes_and_converts_channels_as_the_data_loader_does():
+    import torchvision.transforms.v2.functional as TF
+
+    from gen.evaluation.quality import Conversion
+
+    g = torch.Generator().manual_seed(0)
+    grey32 = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8, generator=g)
+    down = Conversion.between(DataInfo("x", 1, 32, None, 0), (1, 28))
+    assert torch.equal(down(grey32), TF.resize(grey32, [28, 28], antialias=True))
+    assert down.describe() == "1x32x32 -> 1x28x28: antialiased bilinear resize"
+    rgb = torch.randint(0, 256, (2, 3, 28, 28), dtype=torch.uint8, generator=g)
+    to_grey = Conversion.between(DataInfo("x", 3, 28, None, 0), (1, 28))
+    luma = (rgb.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    assert torch.equal(to_grey(rgb), luma.round().to(torch.uint8))
+    assert to_grey.describe() == "3x28x28 -> 1x28x28: RGB to grey (ITU-R 601 luma)"
+    binary = (torch.rand(4, 1, 28, 28, generator=g) < 0.3).to(torch.uint8) * 255
+    same = Conversion.between(DataInfo("x", 1, 28, None, 0, binary=True), (1, 28))
+    assert same(binary) is binary and same.describe() == "none", "binary draws stay binary"
+
+
+SPACE = "mnist-grey-28"
+
+
+def test_every_model_is_scored_in_one_space(quality_plugins, tmp_path, core, cache):
+    """A 16x16 grey GAN-like run and a binarised 16x16 density run, scored in the grey 28x28
+    MNIST space: one extractor (the one built for that data), one reference set, and each
+    record says how its samples were converted."""
+    request = ExtractorRequest(DataSpec(image_size=28, channels=1), channels=1, image_size=28,
+                               cache=cache / "extractors")
+    common = build_extractor(core, "lenet", request)
+    gan = train(tmp_path, "gan", "train.steps=5")
+    density = train(tmp_path, "density", "train.steps=5", model="toy-density")
+    records = {}
+    for run in (gan, density):
+        records[run.name] = evaluate_json(run, "--metrics", "fid,precision", "--n", "200",
+                                          "--space", SPACE)
+    for r in [*records["gan"], *records["density"]]:
+        assert r["extractor_hash"] == common.weights_hash
+        assert r["space"] == SPACE and r["real_images"] == 200
+        assert r["reference_data"] == {"dataset": "bundled-mnist", "split": "test",
+                                       "channels": 1, "image_size": 28, "binary": False}
+        assert r["conversion"] == "1x16x16 -> 1x28x28: antialiased bilinear resize"
+        assert math.isfinite(r["value"])
+    own = evaluate_json(density, "--metrics", "fid", "--n", "200")[0]
+    assert own["space"] == "run" and own["conversion"] == "none"
+    assert own["reference_data"]["binary"] and own["reference_data"]["image_size"] == SIZE
+    assert own["extractor_hash"] != common.weights_hash
+    printed = invoke("evaluate", str(gan), "--metrics", "fid", "--n", "200", "--space", SPACE)
+    assert "space: mnist-grey-28 (bundled-mnist test, 1x28x28); samples converted: 1x16x16 -> "\
+        "1x28x28: antialiased bilinear resize" in " ".join(printed.output.split())
+
+
+def test_a_json_space_and_bad_spaces(quality_plugins, tmp_path):
+    run = train(tmp_path, "toy", "train.steps=2")
+    space = json.dumps({"dataset": "bundled-mnist", "image_size": SIZE, "binarize": "static"})
+    record = evaluate_json(run, "--metrics", "fid", "--n", "100", "--space", space)[0]
+    assert record["space"] == space and record["reference_data"]["binary"]
+    assert record["conversion"] == "none"
+    for bad, message in [
+        ("mnist", "--space: unknown space 'mnist'; expected 'run', 'mnist-grey-28' or a JSON "
+                  "data spec"),
+        ('{"image_size": 2}', "--space: data.image_size: Input should be greater than or equal "
+                              "to 4 (got 2)"),
+        ('{"image_size": ', "--space: not valid JSON"),
+    ]:
+        result = invoke("evaluate", str(run), "--metrics", "fid", "--space", bad)
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert "Traceback" not in result.output

@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from gen.cli.output import stdout_console
 from gen.plugins import get_plugins
 
 METRIC_HELP = (
     "Comma-separated: nll (exact, or importance-weighted for VAEs), elbo, probe, and for any "
-    "model that samples fid, kid, precision, recall."
+    "model that samples fid, kid, precision, recall. Default: what the model supports (fid, "
+    "kid, precision, recall; nll for density models; elbo for lower-bound ones)."
+)
+SPACE_HELP = (
+    "Where fid/kid/precision/recall are computed: 'run' (the run's own data and an extractor "
+    "trained on it), 'mnist-grey-28' (grey 28x28 bundled MNIST, one space for every MNIST "
+    "model: samples are resized and converted to it) or a JSON data spec such as "
+    "'{\"dataset\": \"bundled-mnist\", \"image_size\": 28, \"channels\": 1}'."
 )
 
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--metrics", default="nll", show_default=True, help=METRIC_HELP)
+@click.option("--metrics", help=METRIC_HELP)
 @click.option("--reference", "--split", "reference", default="test", show_default=True,
               help="The real images: 'test' or 'train' (the run's data set) or a folder of "
               "images, read like the run's data (same channels, image size and binarisation: "
@@ -27,6 +34,7 @@ METRIC_HELP = (
 @click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Generated images for fid/kid/precision/recall (and at most as many "
               "reference images).")
+@click.option("--space", default="run", show_default=True, help=SPACE_HELP)
 @click.option("--extractor", default="lenet", show_default=True,
               help="Feature extractor for fid/kid/precision/recall (see `gen plugins`).")
 @click.option("--extractor-weights", type=click.Path(dir_okay=False),
@@ -34,38 +42,44 @@ METRIC_HELP = (
               "pt_inception-2015-12-05-6726825d.pth; also $GEN_INCEPTION_WEIGHTS).")
 @click.option("--iw-samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Importance samples K for the nll of latent-variable models.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Images scored or drawn at a time.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Use only the first N reference images.")
 @click.option("--checkpoint", default="latest", show_default=True,
               help="'latest', 'best' (kept by train.eval_every) or a step number.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds the generated images, the reference subset and sampled estimators.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
-def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: str,
-             extractor_weights: str | None, iw_samples: int, batch_size: int, limit: int | None,
-             checkpoint: str, seed: int, device: str, as_json: bool) -> None:
+def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
+             extractor: str, extractor_weights: str | None, iw_samples: int, batch_size: int,
+             limit: int | None, checkpoint: str, seed: int, device: str, as_json: bool) -> None:
     """Score a run's weights; results are also appended to metrics.jsonl."""
-    from gen.evaluation.evaluate import METRICS, record_evaluations  # imports torch
+    from gen.evaluation.evaluate import (  # imports torch
+        default_metrics,
+        parse_space,
+        record_evaluations,
+    )
     from gen.evaluation.quality import QUALITY_METRICS
     from gen.run.handle import load_run
 
-    names = [m.strip() for m in metrics.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise click.BadParameter(
-            f"unknown metric {unknown[0] if unknown else metrics!r}; known: {', '.join(METRICS)}",
-            param_hint="--metrics",
-        )
+    names = None if metrics is None else _metric_names(metrics)
+    parse_space(space)
+    run = load_run(run_dir, checkpoint, device)
+    if names is None:
+        names = default_metrics(run.model, num)
+        click.echo(f"metrics: {', '.join(names)} (all that {run.name} supports; choose with "
+                   "--metrics)", err=True)
     if any(m in QUALITY_METRICS for m in names):  # an unknown name fails before any work
         get_plugins().registry.get_extractor(extractor)
-    run = load_run(run_dir, checkpoint, device)
-    if reference not in ("test", "train") and not as_json:
+    if reference not in ("test", "train") and space == "run" and not as_json:
         d = run.model.data
         click.echo(f"reference {reference}: images read as the run's data, {d.channels}x"
                    f"{d.image_size}x{d.image_size} (converted where they differ)", err=True)
     records = list(run.evaluate(
-        names, n=num, reference=reference, extractor=extractor,
+        names, n=num, reference=reference, space=space, extractor=extractor,
         extractor_weights=extractor_weights, iw_samples=iw_samples, batch_size=batch_size,
         limit=limit, seed=seed, record=False, progress=True).values())
     if as_json:
@@ -75,16 +89,30 @@ def evaluate(run_dir: str, metrics: str, reference: str, num: int, extractor: st
     record_evaluations(run.dir, run.step, records)  # after printing: never lost
 
 
+def _metric_names(metrics: str) -> list[str]:
+    from gen.evaluation.evaluate import METRICS
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown metric {unknown[0] if unknown else metrics!r}; known: {', '.join(METRICS)}",
+            param_hint="--metrics",
+        )
+    return names
+
+
 def _print_table(records: list[dict], run, reference: str) -> None:
-    table = Table("metric", "value", "unit", "bits/dim", "estimator", "images", box=None,
-                  title=f"{run.name} step {run.step}, reference {reference}")
+    table = Table("metric", "value", "unit", "bits/dim", "quantity", "estimator", "images",
+                  box=None, title=f"{run.name} step {run.step}, reference {reference}")
     for r in records:
         bpd = f"{r['bits_per_dim']:.4f}" if "bits_per_dim" in r else ""
         images = str(r["images"])
         if "real_images" in r:
             images = f"{r['generated_images']} generated, {r['real_images']} real"
-        table.add_row(r["metric"], f"{r['value']:.4f}", r["unit"], bpd, r["estimator"], images)
-    console = Console()
+        table.add_row(r["metric"], f"{r['value']:.4f}", r["unit"], bpd, r.get("quantity", ""),
+                      r["estimator"], images)
+    console = stdout_console()
     console.print(table)
     seen = set()
     for r in records:
@@ -94,3 +122,13 @@ def _print_table(records: list[dict], run, reference: str) -> None:
             extra = f", test accuracy {accuracy:.4f}" if accuracy is not None else ""
             console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra})",
                           markup=False, highlight=False)
+            console.print(_space_line(r), markup=False, highlight=False)
+
+
+def _space_line(record: dict) -> str:
+    """Where the quality scores were computed: the space, its reference data, the conversion."""
+    data = record["reference_data"]
+    binary = ", binarised" if data["binary"] else ""
+    return (f"space: {record['space']} ({data['dataset']} {data['split']}, {data['channels']}x"
+            f"{data['image_size']}x{data['image_size']}{binary}); samples converted: "
+            f"{record['conversion']}")

@@ -6,10 +6,17 @@ images with them in a feature extractor's space. Every record says what was meas
 value, unit, estimator), on what (reference split, numbers of real and generated images, the
 extractor and its weights' hash) and from which weights (step, checkpoint, seed). Records are
 printed and appended to the run's metrics.jsonl.
+
+The quality metrics are computed in a *space*: by default the run's own data (its reference
+split, an extractor trained on its train part), which differs between runs of other image sizes
+or binarisation, so their scores cannot be compared. A common space (a preset of `SPACES`, or any
+data spec) puts every model in one: its reference images, one extractor built for that data,
+and generated images converted to its shape (`gen.evaluation.quality.Conversion`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -17,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
@@ -24,7 +32,7 @@ from gen.errors import GenError, UsageError
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
 from gen.evaluation.metrics.precision_recall import K
 from gen.evaluation.metrics.probe import linear_probe_accuracy
-from gen.evaluation.quality import QUALITY_METRICS, QualityScorer
+from gen.evaluation.quality import QUALITY_METRICS, QualityScorer, reference_record
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.model import Model
@@ -32,9 +40,16 @@ from gen.plugins import Plugins, get_plugins
 from gen.progress import counting
 from gen.run.layout import RunDir
 from gen.run.metrics_log import MetricsLog
-from gen.specs import DataSpec, RunSpec
+from gen.specs import DataSpec, RunSpec, render_errors
 
 HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe"})  # lower: fid, kid, nll, elbo
+
+RUN_SPACE = "run"  # the run's own data: its reference split and an extractor trained on it
+SPACES: dict[str, DataSpec] = {
+    # MNIST's grey 28x28 digits as they come: what the GANs' images (32x32) are resized to and
+    # the binarised models' draws ({0, 255} pixels) are compared with as they are.
+    "mnist-grey-28": DataSpec(dataset="bundled-mnist", image_size=28, channels=1),
+}
 
 
 @dataclass
@@ -58,6 +73,7 @@ class EvalOptions:
     batch_size: int = 256
     limit: int | None = None  # use only the first `limit` reference images
     seed: int = 0
+    space: str = RUN_SPACE  # where quality metrics are computed: see `parse_space`
     progress: bool = False  # a bar on stderr while samples are drawn and scored
 
 
@@ -153,15 +169,56 @@ def reference_spec(data: DataSpec, reference: str, channels: int,
     )
 
 
+def parse_space(text: str) -> DataSpec | None:
+    """The data spec of the space ``text`` names: None for ``"run"`` (the run's own data), a
+    preset of `SPACES`, or a JSON object of data spec fields such as
+    ``{"dataset": "bundled-mnist", "image_size": 28, "channels": 1}``."""
+    if text == RUN_SPACE:
+        return None
+    if text in SPACES:
+        return SPACES[text]
+    expected = f"expected '{RUN_SPACE}', {', '.join(map(repr, SPACES))} or a JSON data spec"
+    if not text.lstrip().startswith("{"):
+        raise UsageError(f"--space: unknown space {text!r}; {expected}")
+    try:
+        return DataSpec.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--space: not valid JSON ({exc}); {expected}") from None
+    except ValidationError as exc:
+        path, message = render_errors(exc)[0]
+        raise UsageError(f"--space: data.{path}: {message}") from None
+
+
 def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
                  plugins: Plugins | None = None) -> QualityScorer:
-    model = subject.model
+    """The extractor and reference features of ``options.space``: the run's own (``data`` is
+    its reference split, already loaded) or a common space's, whose reference split is loaded
+    here and for whose data the extractor is built."""
+    space = parse_space(options.space)
+    spec = subject.spec.data if space is None else space
+    if space is not None:
+        data = load_dataset(reference_spec(space, options.reference, space.channels,
+                                           options.limit))
     request = ExtractorRequest(
-        data=subject.spec.data, channels=model.data.channels, image_size=model.data.image_size,
-        device=model.device, weights=options.extractor_weights,
+        data=spec, channels=data.info.channels, image_size=data.info.image_size,
+        device=subject.model.device, weights=options.extractor_weights,
     )
     extractor = build_extractor(plugins or get_plugins(), options.extractor, request)
-    return QualityScorer.build(extractor, data, options.n, options.seed, options.batch_size)
+    reference = reference_record(options.space, spec, options.reference, data)
+    return QualityScorer.build(extractor, data, options.n, options.seed, options.batch_size,
+                               reference)
+
+
+def default_metrics(model: Model, n: int) -> list[str]:
+    """What a model is scored on when no metric is named: sample quality for every model
+    (precision and recall only when ``n`` leaves each image its k neighbours), ``nll`` for a
+    density model and ``elbo`` too where its likelihood is a lower bound."""
+    metrics = [m for m in QUALITY_METRICS if n > K or m not in ("precision", "recall")]
+    if model.likelihood is not None:
+        metrics.append("nll")
+    if model.likelihood == "lower-bound":
+        metrics.append("elbo")
+    return metrics
 
 
 def check_metrics(metrics: list[str]) -> None:
@@ -172,11 +229,15 @@ def check_metrics(metrics: list[str]) -> None:
         )
 
 
-def evaluate(subject: Subject, metrics: list[str],
+def evaluate(subject: Subject, metrics: list[str] | None = None,
              options: EvalOptions | None = None) -> list[dict[str, Any]]:
-    """Score ``subject`` on ``metrics``: one record per metric, in order."""
+    """Score ``subject`` on ``metrics`` (None: `default_metrics`): one record per metric, in
+    order."""
     options = options or EvalOptions()
+    if metrics is None:
+        metrics = default_metrics(subject.model, options.n)
     check_metrics(metrics)
+    parse_space(options.space)  # a bad space fails before any work
     if {"precision", "recall"} & set(metrics) and options.n < K + 1:
         raise UsageError(f"precision and recall need at least {K + 1} images (each one's {K} "
                          f"nearest neighbours); got -n {options.n}")

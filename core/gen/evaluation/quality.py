@@ -7,27 +7,76 @@ be), extracts their features, and turns both sets into FID, KID, precision and r
 only running sums, so its memory does not grow with ``n``; KID and precision/recall compare every
 pair of points and keep every feature, so what they need is estimated before any work and a
 request that would not fit in memory is refused with the largest ``n`` that would.
+
+Generated images whose shape differs from the reference images' (a common space, see
+`gen.evaluation.evaluate`) are converted to it first (`Conversion`). Every record names the
+space, the reference data and the conversion, so scores are only compared within one space.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torchvision.transforms.v2.functional as TF
 
-from gen.data.datasets import ImageSet
+from gen.data.datasets import ImageSet, _to_channels
+from gen.data.info import DataInfo
 from gen.errors import GenError, UsageError
 from gen.evaluation.metrics.feature_distances import FrechetStream, kernel_distance
 from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
 from gen.extractors.base import Extractor, extract
 from gen.model import Model
 from gen.sampling import generate_batches
+from gen.specs import DataSpec
 
 QUALITY_METRICS = ("fid", "kid", "precision", "recall")
 MEMORY_SHARE = 0.8  # of the memory available when scoring starts
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Generated uint8 images (N, C, H, W) brought to the reference images' channels and size
+    the way gen's data loader shapes a data set: channels first (grey to RGB by repetition, RGB
+    to grey by ITU-R 601 luma), then an antialiased bilinear resize. Images already of the
+    reference's shape are left as they are, so binary draws stay binary."""
+
+    source: tuple[int, int]  # channels, image size of the model's images
+    target: tuple[int, int]  # of the reference images
+
+    @classmethod
+    def between(cls, model: DataInfo, reference: tuple[int, int] | None) -> Conversion:
+        shape = (model.channels, model.image_size)
+        return cls(shape, reference or shape)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        channels, size = self.target
+        if images.shape[1] != channels:
+            images = _to_channels(images, channels)
+        if images.shape[-1] != size:
+            images = TF.resize(images, [size, size], antialias=True)
+        return images
+
+    def describe(self) -> str:
+        """``"none"``, or what is done: ``"1x32x32 -> 1x28x28: antialiased bilinear resize"``."""
+        (c, s), (tc, ts) = self.source, self.target
+        steps = []
+        if c != tc:
+            steps.append("grey to RGB (repeated)" if tc == 3 else "RGB to grey (ITU-R 601 luma)")
+        if s != ts:
+            steps.append("antialiased bilinear resize")
+        return f"{c}x{s}x{s} -> {tc}x{ts}x{ts}: {', '.join(steps)}" if steps else "none"
+
+
+def reference_record(space: str, data: DataSpec, reference: str, images: ImageSet
+                     ) -> dict[str, Any]:
+    """What a quality score's real images are: the space they define and their data."""
+    return {"space": space, "reference_data": {
+        "dataset": data.dataset, "split": reference, "channels": images.info.channels,
+        "image_size": images.info.image_size, "binary": images.info.binary}}
 
 
 @dataclass
@@ -37,10 +86,12 @@ class QualityScorer:
     real_labels: torch.Tensor | None  # their labels, to match a conditional model's classes
     n: int  # images to generate
     batch_size: int = 256
+    reference: dict[str, Any] = field(default_factory=dict)  # `reference_record`
+    shape: tuple[int, int] | None = None  # channels, size of the reference images
 
     @classmethod
     def build(cls, extractor: Extractor, data: ImageSet, n: int, seed: int,
-              batch_size: int = 256) -> QualityScorer:
+              batch_size: int = 256, reference: dict[str, Any] | None = None) -> QualityScorer:
         """Features of ``min(n, len(data))`` reference images, a random subset chosen by
         ``seed`` (a folder's images come sorted by class, so not simply the first ones)."""
         count = min(n, data.images.shape[0])
@@ -50,7 +101,8 @@ class QualityScorer:
         idx = order[:count]
         real = extract(extractor, data.images[idx], batch_size)
         labels = None if data.labels is None else data.labels[idx]
-        return cls(extractor, real, labels, n, batch_size)
+        shape = (data.images.shape[1], data.images.shape[-1])
+        return cls(extractor, real, labels, n, batch_size, reference or {}, shape)
 
     def labels_for(self, model: Model) -> torch.Tensor | None:
         """The label pattern for a conditional model (repeated to ``n`` as images are drawn):
@@ -70,8 +122,9 @@ class QualityScorer:
         fid = FrechetStream(self.real) if "fid" in metrics else None
         kept = [] if any(m != "fid" for m in metrics) else None
         labels = self.labels_for(model)
+        convert = Conversion.between(model.data, self.shape)
         for images in generate_batches(model, self.n, seed, labels, self.batch_size):
-            features = extract(self.extractor, images, self.batch_size)
+            features = extract(self.extractor, convert(images), self.batch_size)
             if fid is not None:
                 fid.update(features)
             if kept is not None:
@@ -81,7 +134,8 @@ class QualityScorer:
         fake = torch.cat(kept) if kept is not None else None
         pr = (precision_recall(self.real, fake, K, self.device)
               if {"precision", "recall"} & set(metrics) else None)
-        return [{"metric": m, **self._value(m, fid, fake, pr, seed), **self.provenance()}
+        provenance = {**self.provenance(), "conversion": convert.describe()}
+        return [{"metric": m, **self._value(m, fid, fake, pr, seed), **provenance}
                 for m in metrics]
 
     def _value(self, metric: str, fid: FrechetStream | None, fake: torch.Tensor | None,
@@ -126,7 +180,7 @@ class QualityScorer:
         details = {f"extractor_{k}": v for k, v in self.extractor.details.items()}
         return {"images": self.n, "real_images": self.real.shape[0],
                 "generated_images": self.n, "extractor": self.extractor.name,
-                "extractor_hash": self.extractor.weights_hash, **details}
+                "extractor_hash": self.extractor.weights_hash, **details, **self.reference}
 
 
 def memory_per_image(dim: int, n_real: int, metrics: list[str]) -> tuple[float, float]:

@@ -89,6 +89,18 @@ class Run:
         """The sample grids written during training, oldest first."""
         return self.dir.sample_grids()
 
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The score that made ``checkpoints/best.pt`` the best (metric, value, step, seed and,
+        for sample quality, extractor and extractor_hash); None for a run without one (it is
+        kept by ``train.eval_every``). A damaged best.pt is a `CheckpointError`."""
+        path = self.dir.checkpoints / "best.pt"
+        if not path.is_file():
+            return None
+        ckpt = load_checkpoint(path)
+        best = ckpt.get("best")
+        return {**best, "step": ckpt["step"]} if isinstance(best, dict) else {"step": ckpt["step"]}
+
     def checkpoint(self) -> Path:
         """The checkpoint file this Run reads (``checkpoint`` given when it was opened); once
         `model` is loaded, the file its weights came from."""
@@ -165,15 +177,16 @@ class Run:
         elapsed_s) and evaluation records (step, evaluation)."""
         return read_metrics(self.dir.metrics_path)
 
-    def evaluate(self, metrics: str | Sequence[str] = "nll", *, n: int = 10_000,
-                 reference: str = "test", extractor: str = "lenet",
+    def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int = 10_000,
+                 reference: str = "test", space: str = "run", extractor: str = "lenet",
                  extractor_weights: str | None = None, iw_samples: int = 1000,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
                  record: bool = True, progress: bool = False) -> dict[str, dict[str, Any]]:
-        """Score the weights on ``metrics`` (``"nll,fid"`` or a list): metric name -> the record
-        `gen evaluate --json` prints (value, unit, estimator, images, extractor, ...). With
-        ``record`` the records are also appended to metrics.jsonl; ``progress`` shows a bar on
-        a terminal while samples are scored. The options are those of `gen evaluate`."""
+        """Score the weights on ``metrics`` (``"nll,fid"``, a list, or None for all the model
+        supports): metric name -> the record `gen evaluate --json` prints (value, unit,
+        estimator, images, extractor, ...). With ``record`` the records are also appended to
+        metrics.jsonl; ``progress`` shows a bar on a terminal while samples are scored. The
+        options are those of `gen evaluate`."""
         from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
             EvalOptions,
             Subject,
@@ -184,11 +197,12 @@ class Run:
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
         options = EvalOptions(reference=reference, n=n, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
-                              batch_size=batch_size, limit=limit, seed=seed,
+                              batch_size=batch_size, limit=limit, seed=seed, space=space,
                               progress=progress)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
         with self.plugin_code("the evaluation"):
-            records = evaluate(subject, [m for m in names if m], options)
+            records = evaluate(subject, None if names is None else [m for m in names if m],
+                               options)
         if record:
             record_evaluations(self.dir, subject.step, records)
         return {r["metric"]: r for r in records}

@@ -3,7 +3,8 @@
 Batches reach a model as floats in [-1, 1]: binary pixels are exactly -1 or 1, 8-bit pixels are
 v / 127.5 - 1 for v in 0..255. Both likelihoods first map the batch back to those discrete
 values (rounding, so float noise or a resize never puts a pixel between two bins), then score it.
-Each returns log p(x|z) summed over all pixels of an image: nats per image, shape (N,).
+Each returns log p(x|z) summed over all pixels of an image: nats per image, shape (N,), and
+draws images from p(x|z) in the batch's value set (``sample``) or gives its mean (``mean``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class Bernoulli:
         """The mean image, p(pixel on) mapped to [-1, 1] (grey where the model is unsure)."""
         return torch.sigmoid(params) * 2.0 - 1.0
 
+    @staticmethod
+    def sample(params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A draw of every pixel, -1 (off) or 1 (on): the value set of binarised batches."""
+        on = torch.bernoulli(torch.sigmoid(params), generator=generator)
+        return on * 2.0 - 1.0
+
 
 class DiscretisedLogistic:
     """A logistic distribution per sub-pixel, discretised to the 256 bins of 8-bit values
@@ -76,6 +83,16 @@ class DiscretisedLogistic:
     def mean(cls, params: torch.Tensor) -> torch.Tensor:
         """The logistic's mean (also its mode), clamped to the image range."""
         return cls.split(params)[0].clamp(-1.0, 1.0)
+
+    @classmethod
+    def sample(cls, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A draw of every sub-pixel, one of the 256 bin centres v / 127.5 - 1: a logistic draw by
+        its inverse CDF, mean + s * logit(u), rounded to its bin (the edge bins take the tails,
+        as in `log_prob_bins`)."""
+        mean, log_scale = cls.split(params)
+        u = torch.rand(mean.shape, device=mean.device, generator=generator)
+        x = mean + log_scale.exp() * (torch.log(u) - torch.log1p(-u))
+        return to_pixels(x) / 127.5 - 1.0
 
 
 def log_prob_bins(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:

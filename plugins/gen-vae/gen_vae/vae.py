@@ -9,6 +9,8 @@ sub-pixel on 8-bit data (see `gen_vae.likelihoods`). Training maximises the ELBO
 with one reparameterised sample of z (eq. 10) and the KL in closed form (appendix B); ``beta``
 weights the KL term of the training loss (Higgins et al. 2017). ``iw_log_prob`` is the
 importance-weighted bound of Burda et al. 2016 (eq. 8), a tighter estimate of log p(x).
+``sample`` draws from the model (z, then x ~ p(x|z)); ``decode`` and ``sample_means`` give the
+decoder's mean images, which look smoother but are not draws.
 
 Every likelihood is in nats per image. `gen_vae.cvae.CVAE` adds class labels.
 """
@@ -145,14 +147,32 @@ class VAE(gen.Model):
     def sample(
         self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Decode z ~ N(0, I) drawn from ``generator`` only, to the mean image (see `decode`).
-        A conditional model without ``labels`` cycles through its classes."""
+        """Draws x ~ p(x|z) for z ~ N(0, I): the model's distribution, in the data's value set
+        (-1 or 1 per pixel on binarised data, 8-bit bin centres otherwise), which is what the
+        quality metrics must compare with held-out images. Randomness comes from ``generator``
+        only. A conditional model without ``labels`` cycles through its classes."""
+        z, y = self._prior(n, labels, generator)
+        return self.output.sample(self.decoder(z, y), generator)
+
+    @torch.no_grad()
+    def sample_means(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The means of p(x|z) for z ~ N(0, I) (see `decode`): what a VAE's figures usually
+        show, not draws of the model, so not for scoring. Same z as `sample` for a generator
+        in the same state."""
+        return self.decode(*self._prior(n, labels, generator))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _prior(
+        self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z ~ N(0, I) from ``generator`` and the labels to decode it with."""
         z = torch.randn(n, self.latent_dim, device=self.device, generator=generator)
         if self.conditional and labels is None:
             labels = torch.arange(n, device=self.device) % self.num_classes
-        return self.decode(z, labels)
-
-    # -- helpers -------------------------------------------------------------------------------
+        return z, self._labels(labels, n)
 
     def _inputs(
         self, x: torch.Tensor, y: torch.Tensor | None

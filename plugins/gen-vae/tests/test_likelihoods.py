@@ -78,3 +78,24 @@ def test_means_are_images_in_range():
                           torch.tensor([0.0, 1.0, -1.0]))
     params = torch.tensor([[[[3.0]], [[0.0]]]])  # mean 3, log-scale 0
     assert DiscretisedLogistic.mean(params).item() == 1.0
+
+
+def test_discretised_logistic_draws_follow_its_bin_probabilities():
+    """20,000 draws of one sub-pixel (mean 0.98, near the top edge so the tail bin matters):
+    the frequency of every bin is within 5 standard errors of exp(log_prob_bins)."""
+    params = torch.tensor([0.98, -3.5]).view(1, 2, 1, 1).expand(20_000, -1, -1, -1)
+    draws = DiscretisedLogistic.sample(params, torch.Generator().manual_seed(0)).flatten()
+    assert torch.equal(draws, DiscretisedLogistic.target(draws)), "draws are bin centres"
+    counts = torch.bincount(to_pixels(draws).long(), minlength=256).double() / draws.numel()
+    p = log_prob_bins(CENTRES, torch.tensor(0.98), torch.tensor(-3.5)).double().exp()
+    se = (p * (1 - p) / draws.numel()).sqrt()
+    assert ((counts - p).abs() <= 5 * se + 1e-4).all()
+    assert counts[255] > 0.1, "the edge bin takes the upper tail"
+
+
+def test_bernoulli_draws_are_minus_one_or_one_with_the_right_frequency():
+    logits = torch.tensor([-2.0, 0.0, 3.0]).expand(20_000, -1)
+    draws = Bernoulli.sample(logits, torch.Generator().manual_seed(0))
+    assert set(draws.unique().tolist()) == {-1.0, 1.0}
+    on = (draws > 0).double().mean(0)
+    assert torch.allclose(on, torch.sigmoid(logits[0]).double(), atol=0.015)

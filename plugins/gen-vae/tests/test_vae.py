@@ -78,12 +78,15 @@ def test_shapes_of_encode_decode_sample_and_likelihoods(make, binary):
     assert model.iw_log_prob(x, y, samples=3).shape == (5,)
 
 
-def test_sample_draws_only_from_the_given_generator():
-    model = tiny_vae()
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("method", ["sample", "sample_means"])
+def test_sample_draws_only_from_the_given_generator(method, binary):
+    model = tiny_vae(binary=binary)
+    draw = getattr(model, method)
     state = torch.get_rng_state()
-    a = model.sample(4, generator=torch.Generator().manual_seed(3))
+    a = draw(4, generator=torch.Generator().manual_seed(3))
     assert torch.equal(torch.get_rng_state(), state)
-    b = model.sample(4, generator=torch.Generator().manual_seed(3))
+    b = draw(4, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
 
 
@@ -91,6 +94,42 @@ def test_decode_is_the_bernoulli_mean():
     model = tiny_vae()
     z = torch.randn(3, 4)
     assert torch.allclose(model.decode(z), torch.sigmoid(model.decoder(z)) * 2 - 1)
+
+
+@pytest.mark.parametrize("make", [tiny_vae, tiny_cvae])
+def test_samples_are_bernoulli_draws_in_minus_one_one(make):
+    """Binarised data: every drawn pixel is -1 or 1 (the held-out images' value set), and the
+    draws of one z average to its mean image."""
+    model = make()
+    images = model.sample(64, generator=torch.Generator().manual_seed(0))
+    assert set(images.unique().tolist()) == {-1.0, 1.0}
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(1, 4, generator=g).expand(4000, -1)
+    y = torch.zeros(4000, dtype=torch.long) if model.conditional else None
+    draws = model.output.sample(model.decoder(z, y), g)
+    assert torch.allclose(draws.mean(0), model.decode(z[:1], y if y is None else y[:1])[0],
+                          atol=0.07)
+
+
+def test_samples_of_eight_bit_data_are_bin_centres():
+    model = tiny_vae(binary=False, channels=3)
+    images = model.sample(16, generator=torch.Generator().manual_seed(0))
+    pixels = (images + 1) * 127.5
+    assert torch.allclose(pixels, pixels.round(), atol=1e-4)
+    assert images.min() >= -1 and images.max() <= 1
+    assert pixels.round().unique().numel() > 2, "draws, not a few fixed values"
+
+
+@pytest.mark.parametrize("make", [tiny_vae, tiny_cvae])
+def test_sample_means_are_the_decoded_means_of_the_same_latents(make):
+    model = make()
+    means = model.sample_means(6, generator=torch.Generator().manual_seed(2))
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(2))
+    y = torch.arange(6) % 10 if model.conditional else None
+    assert torch.equal(means, model.decode(z, y))
+    assert ((means > -1) & (means < 1)).any(), "means are grey where the model is unsure"
+    draws = model.sample(6, generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(draws, means)
 
 
 def test_train_step_logs_and_weights_the_kl_by_beta():
