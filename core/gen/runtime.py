@@ -25,6 +25,11 @@ class Runtime:
     bf16 and fp16 autocast the forward passes of each step; fp16 also scales each loss before
     its backward pass, one scaler per optimizer (a GAN's two losses differ in scale), and skips
     a step whose gradients overflowed, as `torch.amp.GradScaler` does.
+
+    With ``track_grad_norms`` set (the trainer sets it for the steps it logs), each update
+    also keeps the L2 norm of the gradients it stepped with, unscaled and averaged over
+    processes, in ``grad_norms[name]``: computed from gradients the backward pass made anyway,
+    as a tensor, so no extra backward and no device sync until the log line reads it.
     """
 
     def __init__(self, device: torch.device | str = "cpu", precision: Precision = "fp32",
@@ -33,6 +38,8 @@ class Runtime:
         self.precision = precision
         self.world = world
         self._scalers: dict[str, torch.amp.GradScaler] = {}
+        self.track_grad_norms = False
+        self.grad_norms: dict[str, torch.Tensor] = {}
 
     def autocast(self) -> AbstractContextManager:
         if self.precision == "fp32":
@@ -50,6 +57,10 @@ class Runtime:
             # Before the scaler's overflow check, so every rank sees the same gradients and
             # takes (or skips) the same step.
             self.world.average_gradients(optimizer)
+        if self.track_grad_norms:
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # the norm of the true gradient; step() skips it
+            self.grad_norms[name] = _grad_norm(optimizer)
         if scaler is None:
             optimizer.step()
         else:
@@ -71,3 +82,11 @@ class Runtime:
             scaler = self._scaler(name)
             if scaler is not None:
                 scaler.load_state_dict(scaler_state)
+
+
+def _grad_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor:
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+             if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads).detach()

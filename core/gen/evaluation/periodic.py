@@ -1,6 +1,9 @@
 """Evaluation during training (``train.eval_every``): a score every so many steps, logged to
 metrics.jsonl, and the best weights kept as ``checkpoints/best.pt``.
 
+With a labelled data set each evaluation also measures class coverage
+(`gen.evaluation.coverage`), which the training-health rules read.
+
 GAN runs often get worse late in training, so the last checkpoint is not always the one to keep.
 An evaluation moves no RNG stream (every state is saved before and restored after it; samples
 come from a generator seeded with ``train.seed``) and leaves every module's train/eval mode as it
@@ -15,6 +18,7 @@ from typing import Any
 
 from gen.data.datasets import held_out, load_dataset
 from gen.errors import GenError
+from gen.evaluation.coverage import CoverageProbe
 from gen.evaluation.evaluate import (
     HIGHER_IS_BETTER,
     EvalOptions,
@@ -41,16 +45,25 @@ class PeriodicEvaluator:
         self.options = EvalOptions(reference="test", n=tr.eval_n, extractor=tr.eval_extractor,
                                    seed=tr.seed)
         self.data = load_dataset(held_out(spec.data, "test"))
-        self.scorer = None
-        if self.metric in QUALITY_METRICS:  # fail before training starts, not at the first eval
-            with preserved_rng(), eval_mode(model):
+        self.scorer = self.coverage = None
+        with preserved_rng(), eval_mode(model):  # fail before training starts, not at step 1
+            if self.metric in QUALITY_METRICS:
                 self.scorer = build_scorer(Subject(model, self.spec, 0), self.data, self.options)
+            if self.data.labels is not None:
+                self.coverage = CoverageProbe(spec.data, self.data, model, tr.eval_n)
 
     def evaluate(self, model: Model, step: int) -> dict[str, Any]:
         with preserved_rng(), eval_mode(model):
             ev = Evaluation(Subject(model, self.spec, step), self.data, [self.metric], self.options,
                             scorer=self.scorer)
             return ev.run()[0]
+
+    def measure_coverage(self, model: Model) -> dict[str, Any] | None:
+        """Class coverage of the model's samples; None for unlabelled data."""
+        if self.coverage is None:
+            return None
+        with preserved_rng(), eval_mode(model):
+            return self.coverage.measure(model, self.options.seed)
 
     def improves(self, value: float) -> bool:
         if self.best is None:

@@ -56,12 +56,17 @@ class LeNetFeatures(Extractor):
     def __init__(self, net: LeNet, meta: dict):
         super().__init__()
         self.body = net.body
+        self.head = net.head  # the classifier, for class coverage (gen.evaluation.coverage)
         self.num_features = FEATURES
         self.weights_hash = meta["weights_sha256"]
         self.details = {"test_accuracy": meta["test_accuracy"]}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(_scale(images))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits of images from their features (what ``forward`` returned)."""
+        return self.head(features)
 
 
 def build(request: ExtractorRequest) -> LeNetFeatures:

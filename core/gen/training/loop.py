@@ -13,13 +13,14 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
+from rich.text import Text
 
 from gen.data.datasets import ImageSet, load_dataset
 from gen.data.info import DataInfo
@@ -35,11 +36,12 @@ from gen.registry import ModelInfo
 from gen.run.checkpoints import best_until, save_best, save_checkpoint
 from gen.run.layout import RunDir
 from gen.run.lock import RunLock
-from gen.run.metrics_log import MetricsLog, truncate_after
+from gen.run.metrics_log import MetricsLog, read_metrics, truncate_after
 from gen.run.resume import resume_point
 from gen.runtime import Runtime
 from gen.seeding import rng_state, seed_everything, set_rng_state
 from gen.specs import RunSpec
+from gen.training.health import HealthMonitor
 from gen.training.progress import ProgressView
 
 
@@ -74,6 +76,7 @@ class _Session:
     sample: Path | None = None
     saved_at: int = 0
     sampled_at: int = 0
+    health: HealthMonitor = field(default_factory=HealthMonitor)
 
     @property
     def main(self) -> bool:
@@ -224,6 +227,8 @@ class Trainer:
         the metrics log. Lines, grids and a best.pt from after the step resumed from go: those
         steps are done again."""
         truncate_after(self.run.metrics_path, s.step)
+        for record in read_metrics(self.run.metrics_path):  # a resumed run's rules go on
+            s.health.observe(record)
         for step, grid in self.run.sample_grids().items():
             if step > s.step:
                 grid.unlink(missing_ok=True)
@@ -271,6 +276,8 @@ class Trainer:
             meter = _Throughput(s.stream)
             first = s.step
             while s.step < tr.steps and not _agreed(stop.is_set(), s.world):
+                # Gradient norms only for the steps that are logged: no cost on the others.
+                s.model.runtime.track_grad_norms = self._logs_at(s.step + 1)
                 with (self._plugin_code(f"train_step at step {s.step + 1}", s),
                       s.model.runtime.autocast()):
                     s.losses = s.model.train_step(s.stream)
@@ -280,23 +287,37 @@ class Trainer:
                 view.advance(s.step)
                 self._periodic(s, meter, view)
 
+    def _logs_at(self, step: int) -> bool:
+        return step % self.spec.train.log_every == 0 or step == self.spec.train.steps
+
     def _periodic(self, s: _Session, meter: _Throughput, view: ProgressView) -> None:
         tr, step = self.spec.train, s.step
-        log_now = step % tr.log_every == 0 or step == tr.steps
+        log_now = self._logs_at(step)
         checkpoint_now = step % tr.checkpoint_every == 0
         if log_now or checkpoint_now:
             self._check_losses(s)
         if s.main and log_now:
+            norms = s.model.runtime.grad_norms
             record = {"step": step, **{k: float(v) for k, v in s.losses.items()},
+                      **{f"grad_norm/{k}": float(v) for k, v in norms.items()},
                       **meter.since_last()}
+            norms.clear()
             s.log.write(record)
             view.status(record)
+            self._health(s, s.health.observe(record))
         if s.main and step % tr.sample_every == 0:
             self._sample(s)
         if s.evaluator is not None and step % tr.eval_every == 0:
             self._evaluate(s)
         if checkpoint_now:
             self._checkpoint(s)
+
+    def _health(self, s: _Session, warnings: list[dict[str, Any]]) -> None:
+        """Training-health warnings (`gen.training.health`): on the console and in the log."""
+        for warning in warnings:
+            s.log.write({"step": s.step, "warning": warning})
+            self.console.print(Text.assemble(("warning: ", "bold yellow"), warning["message"]),
+                               soft_wrap=True)
 
     def _plugin_code(self, where: str, s: _Session | None = None):
         """Around the family's code (`gen.plugin_code`): a `SystemExit` there is a
@@ -342,8 +363,13 @@ class Trainer:
         """Score the weights of this step; keep them as best.pt if they beat the best so far."""
         with self._plugin_code(f"the evaluation at step {s.step}", s):
             record = s.evaluator.evaluate(s.model, s.step)
+            coverage = s.evaluator.measure_coverage(s.model)
         s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
                      "evaluation": record})
+        if coverage is not None:
+            line = {"step": s.step, "coverage": coverage}
+            s.log.write(line)
+            self._health(s, s.health.observe(line))
         if s.evaluator.improves(record["value"]):
             s.evaluator.best = record["value"]
             best = {k: record[k] for k in ("metric", "value", "step", "seed")}
@@ -357,6 +383,7 @@ class Trainer:
         with self._plugin_code(f"sample at step {s.step}", s):
             images = s.model.sample(self.spec.train.num_samples, generator=g)
         s.sample, s.sampled_at = save_grid(images, self.run.sample_path(s.step)), s.step
+        s.log.write_grid(s.step, images)
 
     # --- finish ------------------------------------------------------------------------------
 

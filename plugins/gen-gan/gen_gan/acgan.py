@@ -60,6 +60,7 @@ class ACGAN(DCGAN):
         return source + classes, {
             "d_real": torch.sigmoid(real_source.detach()).mean(),
             "d_fake": torch.sigmoid(fake_source.detach()).mean(),
+            **losses.decision_accuracy(real_source, fake_source),
             "d_class": classes.detach(),
             "d_accuracy": (real_class.detach().argmax(1) == labels).float().mean(),
         }

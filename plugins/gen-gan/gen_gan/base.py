@@ -46,6 +46,7 @@ class TwoPlayerGAN(gen.AdversarialModel):
         return losses.discriminator_loss(real_logits, fake_logits), {
             "d_real": torch.sigmoid(real_logits.detach()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+            **losses.decision_accuracy(real_logits, fake_logits),  # logit 0: D = 1/2
         }
 
     def generator_loss(

@@ -68,6 +68,18 @@ def gradient_penalty(
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
+def decision_accuracy(
+    real_scores: torch.Tensor, fake_scores: torch.Tensor, threshold: float | torch.Tensor = 0.0
+) -> dict[str, torch.Tensor]:
+    """The discriminator's accuracy as a classifier, detached, for the training-health log:
+    ``d_acc_real`` the share of real images scored above ``threshold``, ``d_acc_fake`` the
+    share of fakes at or below it. Near 1 for both, for many steps, is a discriminator that
+    has won (docs/health.md)."""
+    real, fake = real_scores.detach(), fake_scores.detach()
+    return {"d_acc_real": (real > threshold).float().mean(),
+            "d_acc_fake": (fake <= threshold).float().mean()}
+
+
 def auxiliary_classifier_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Odena et al. 2017, eq. 3 negated: -E[log P(C = c | X)], i.e. cross-entropy on raw
     class logits (N, num_classes) against int64 labels (N,)."""

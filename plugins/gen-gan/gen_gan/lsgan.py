@@ -29,7 +29,11 @@ class LSGAN(DCGAN):
         loss = losses.least_squares_discriminator_loss(
             real_scores, fake_scores, self.spec.a, self.spec.b
         )
-        return loss, {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()}
+        # The decision boundary lies halfway between the fake and real targets a and b.
+        accuracy = losses.decision_accuracy(real_scores, fake_scores,
+                                            (self.spec.a + self.spec.b) / 2)
+        return loss, {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean(),
+                      **accuracy}
 
     def generator_loss(
         self, fake: torch.Tensor, labels: torch.Tensor | None

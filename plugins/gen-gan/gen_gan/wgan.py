@@ -23,10 +23,14 @@ class WGAN(DCGAN):
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, Logs]:
-        loss = losses.wasserstein_critic_loss(
-            self.discriminator(real, labels), self.discriminator(fake, labels)
-        )
-        return loss, {"wasserstein": -loss.detach()}
+        real_scores = self.discriminator(real, labels)
+        fake_scores = self.discriminator(fake, labels)
+        loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
+        # A critic score has no fixed boundary: accuracy is read at the midpoint of the two
+        # batch means, i.e. how well the scores separate real from fake.
+        midpoint = (real_scores.detach().mean() + fake_scores.detach().mean()) / 2
+        return loss, {"wasserstein": -loss.detach(),
+                      **losses.decision_accuracy(real_scores, fake_scores, midpoint)}
 
     def generator_loss(
         self, fake: torch.Tensor, labels: torch.Tensor | None

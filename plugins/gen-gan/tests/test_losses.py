@@ -93,3 +93,12 @@ def test_auxiliary_classifier_loss_is_cross_entropy_by_hand():
     by_hand = -(log_softmax([2.0, 0.0, -1.0], 0) + log_softmax([0.5, 0.5, 3.0], 1)) / 2
     value = losses.auxiliary_classifier_loss(logits, labels).item()
     assert math.isclose(value, by_hand, rel_tol=1e-6)
+
+
+def test_decision_accuracy_counts_each_side_of_the_threshold():
+    real = torch.tensor([2.0, -1.0, 0.5, 3.0])  # 3 of 4 above 0
+    fake = torch.tensor([0.5, -3.0])  # 1 of 2 at or below 0
+    acc = losses.decision_accuracy(real, fake)
+    assert (acc["d_acc_real"].item(), acc["d_acc_fake"].item()) == (0.75, 0.5)
+    moved = losses.decision_accuracy(real, fake, threshold=1.0)  # LSGAN's halfway point, say
+    assert (moved["d_acc_real"].item(), moved["d_acc_fake"].item()) == (0.5, 1.0)

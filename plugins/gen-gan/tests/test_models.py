@@ -32,7 +32,8 @@ def test_train_step_returns_detached_scalars_and_updates_both_players(name):
     before = {k: [p.clone() for p in m.parameters()] for k, m in model.modules.items()}
     logs = model.train_step(batches)
     assert batches.calls == model.n_critic == (5 if name.startswith("wgan") else 1)
-    assert {"d_loss", "g_loss"} <= set(logs)
+    assert {"d_loss", "g_loss", "d_acc_real", "d_acc_fake"} <= set(logs)  # docs/health.md
+    assert all(0 <= logs[k] <= 1 for k in ("d_acc_real", "d_acc_fake"))
     for key, value in logs.items():
         assert isinstance(value, torch.Tensor) and value.dim() == 0, key
         assert not value.requires_grad and torch.isfinite(value), key

@@ -73,7 +73,7 @@ def test_gan_defaults_to_28_pixel_images_and_trains():
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     before = [p.clone() for p in model.generator.parameters()]
     logs = model.train_step(lambda: gen.Batch(real, None))
-    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "d_acc_real", "d_acc_fake"}
     after = model.generator.parameters()
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 

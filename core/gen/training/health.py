@@ -1,0 +1,158 @@
+"""Training-health rules: warnings while a run goes wrong, before it has wasted its budget.
+
+A `HealthMonitor` reads what the run logs anyway (each log record, each evaluation's class
+coverage) and applies three rules, documented with their calibration in docs/health.md:
+
+- ``discriminator-winning``: the discriminator rejects nearly every fake (``d_acc_fake``) for a
+  window of log records while a gradient has fallen far below its early size: the generator's
+  (``grad_norm/generator``; a saturating loss leaves it where the gradient is near zero, the
+  failure LSGAN and WGAN were designed against) or, under the non-saturating loss that keeps
+  the generator's gradient large, the discriminator's, which has nothing left to learn.
+- ``mode-collapse``: the samples fall into few of the data's classes (coverage falls, or the KL
+  divergence from the data's class frequencies is large), or their features spread far less
+  than the real data's.
+- ``blow-up``: a loss or gradient norm jumps to many times its recent size, which usually comes
+  a little before a non-finite loss stops the run.
+
+A rule warns once when it starts to hold and again only after it has stopped holding, so a
+long run's log is not flooded. Each warning is a dict: ``rule``, ``message`` and the figures
+it was read from.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+Warning_ = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """The thresholds (docs/health.md gives the figures they were calibrated on)."""
+
+    window: int = 5  # consecutive log records a winning discriminator must hold for
+    fake_rejected: float = 0.99  # d_acc_fake at or above: fakes scored as fake
+    # A gradient norm below this share of its early median has vanished. The generator's
+    # falls about tenfold in healthy training as the discriminator grows less sure (to 0.107
+    # by step 920 of the calibration run); a saturating loss takes it orders of magnitude lower.
+    vanished: tuple[tuple[str, float], ...] = (("generator", 0.01), ("discriminator", 0.1))
+    early_records: int = 5  # log records that define the early gradient norm
+    min_coverage: float = 0.5  # share of the data's classes that must be covered
+    max_kl: float = 0.5  # nats, KL(generated classes || data classes)
+    min_spread: float = 0.5  # generated feature spread / real feature spread
+    blow_up: float = 100.0  # a value this many times its recent median
+    blow_up_history: int = 10  # log records that define "recent"
+    # Medians below this count as this: a loss going from 1e-14 to 1e-10 (a discriminator
+    # that has won, at lr 0.5) is not a blow-up.
+    blow_up_floor: float = 0.01
+
+
+class HealthMonitor:
+    def __init__(self, rules: HealthRules | None = None):
+        self.rules = rules or HealthRules()
+        self._active: set[str] = set()
+        self._winning = 0  # consecutive records the discriminator-winning condition held
+        self._early: list[dict[str, float]] = []  # gradient norms of the first records
+        self._recent: dict[str, deque[float]] = {}
+        self._best_covered: int | None = None
+
+    def observe(self, record: dict[str, Any]) -> list[Warning_]:
+        """Warnings raised by one record of metrics.jsonl: a training log line, or an
+        evaluation's class coverage (``{"step": s, "coverage": {...}}``)."""
+        if isinstance(record.get("coverage"), dict):
+            return self._coverage(record["step"], record["coverage"])
+        return [*self._discriminator(record), *self._blow_up(record)]
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def _coverage(self, step: int, coverage: dict[str, Any]) -> list[Warning_]:
+        r = self.rules
+        covered, classes = coverage["classes_covered"], coverage["num_classes"]
+        self._best_covered = max(self._best_covered or 0, covered)
+        problems = []
+        if covered < r.min_coverage * classes:
+            problems.append(f"the samples cover {covered} of {classes} classes")
+        elif covered < self._best_covered:
+            problems.append(f"class coverage fell from {self._best_covered} to {covered} "
+                            f"of {classes}")
+        if coverage["kl"] > r.max_kl:
+            problems.append(f"KL from the data's class frequencies is {coverage['kl']:.2f} "
+                            f"nats (> {r.max_kl})")
+        spread = coverage.get("feature_spread")
+        if spread is not None and spread < r.min_spread:
+            problems.append(f"generated features spread {spread:.2g}x as widely as the real "
+                            f"data's (< {r.min_spread})")
+        message = ("step {step}: possible mode collapse: " + "; ".join(problems)
+                   + ". Lower the learning rates, try lsgan or wgan-gp, or keep best.pt.")
+        return self._state("mode-collapse", bool(problems), step, message, coverage)
+
+    def _discriminator(self, record: dict[str, Any]) -> list[Warning_]:
+        """Fakes rejected for a window, and a gradient that has vanished: the generator's
+        (a saturating loss) or the discriminator's (with the non-saturating loss the
+        generator's stays large; the discriminator then has nothing left to learn)."""
+        rejected = record.get("d_acc_fake")
+        norms = {k: record.get(f"grad_norm/{k}") for k in ("generator", "discriminator")}
+        if rejected is None or None in norms.values():
+            return []
+        r = self.rules
+        if len(self._early) < r.early_records:
+            self._early.append(norms)
+            return []
+        early = {k: statistics.median(e[k] for e in self._early) for k in norms}
+        vanished = [k for k, share in r.vanished if norms[k] < share * early[k]]
+        holds = rejected >= r.fake_rejected and bool(vanished)
+        self._winning = self._winning + 1 if holds else 0
+        figures = {"d_acc_fake": rejected, **{f"grad_norm/{k}": v for k, v in norms.items()},
+                   **{f"early_grad_norm/{k}": v for k, v in early.items()}}
+        which = vanished[0] if vanished else "generator"
+        message = (f"step {{step}}: the discriminator is winning: it has rejected "
+                   f"{rejected:.1%} of fakes, and the {which}'s gradient norm is "
+                   f"{norms[which]:.3g} (early in training {early[which]:.3g}), for "
+                   f"{self._winning} log records. Lower the discriminator's learning rate or "
+                   "try lsgan or wgan-gp.")
+        return self._state("discriminator-winning", self._winning >= r.window, record["step"],
+                           message, figures)
+
+    def _blow_up(self, record: dict[str, Any]) -> list[Warning_]:
+        r = self.rules
+        jumps = {}
+        for key, value in record.items():
+            if not watched(key, value):
+                continue
+            recent = self._recent.setdefault(key, deque(maxlen=r.blow_up_history))
+            size = abs(value)
+            if len(recent) == recent.maxlen:
+                median = max(statistics.median(recent), r.blow_up_floor)
+                if size > r.blow_up * median:
+                    jumps[key] = (value, median)
+            recent.append(size)
+        described = "; ".join(f"{k} is {v:.3g}, {abs(v) / m:.0f}x its recent median {m:.3g}"
+                              for k, (v, m) in jumps.items())
+        message = (f"step {{step}}: values are blowing up ({described}); a non-finite loss "
+                   "often follows. Lower the learning rate or resume from an earlier checkpoint.")
+        return self._state("blow-up", bool(jumps), record["step"], message,
+                           {k: v for k, (v, _) in jumps.items()})
+
+    def _state(self, rule: str, holds: bool, step: int, message: str,
+               figures: dict[str, Any]) -> list[Warning_]:
+        """A warning when ``rule`` starts to hold; none while it goes on holding."""
+        if not holds:
+            self._active.discard(rule)
+            return []
+        if rule in self._active:
+            return []
+        self._active.add(rule)
+        return [{"rule": rule, "message": message.format(step=step), "values": figures}]
+
+
+def watched(key: str, value: Any) -> bool:
+    """Gradient norms and losses (``*loss*``, ``nll``): positive quantities whose size means
+    something. Not scores that cross zero (a critic's Wasserstein estimate), probabilities or
+    throughput, whose ratio to a median near 0 would say nothing."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return False
+    return key.startswith("grad_norm/") or "loss" in key or key == "nll"
