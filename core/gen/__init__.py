@@ -2,7 +2,7 @@
 
 The public API. Importing `gen` is cheap (no torch): plugins import it to register their models.
 What needs torch loads on first access: the base classes (`Model`, `AdversarialModel`,
-`Batch`), `train`, `load_run` and `Run` (docs/python.md).
+`Batch`), `train`, `load_run` and `Run` (docs/python.md), and `write_report` (docs/report.md).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from gen.specs import DataSpec, ModelSpec, OptimizerSpec, RunSpec, TrainSpec
 if TYPE_CHECKING:
     from gen.data.batch import Batch, NextBatch
     from gen.model import AdversarialModel, Model
+    from gen.report import write_report
     from gen.run.handle import Run, load_run
     from gen.training.api import train
 
@@ -67,6 +68,7 @@ __all__ = [
     "hookimpl",
     "load_run",
     "train",
+    "write_report",
 ]
 
 # name -> the module that defines it, imported on first access (they import torch).
@@ -78,6 +80,7 @@ _LAZY = {
     "Run": "gen.run.handle",
     "load_run": "gen.run.handle",
     "train": "gen.training.api",
+    "write_report": "gen.report",
 }
 
 

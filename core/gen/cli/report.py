@@ -1,0 +1,61 @@
+"""gen report RUN [RUN ...]: one self-contained HTML page of runs (grids, curves, scores, health
+warnings) and, for several, their comparison."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from datetime import datetime
+
+import click
+
+
+@click.command("report")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The .html file to write: new, or a report gen wrote before (nothing else "
+              "is overwritten, and nothing else is written).")
+@click.option("--watch", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Rewrite the report every SECONDS (an open page reloads itself) until "
+              "Ctrl-C; for runs still training.")
+def report(runs: tuple[str, ...], out: str, watch: float | None) -> None:
+    """Write an HTML report of one or more runs; two or more are also compared."""
+    from gen.report.write import watch_report, write_report  # torch, matplotlib when building
+
+    if watch is None:
+        path = write_report(runs, out)
+        click.echo(f"report of {len(runs)} run{'s' if len(runs) > 1 else ''} -> {path}")
+        return
+
+    written = []
+
+    def wrote(path) -> None:
+        written.append(path)
+        click.echo(f"{datetime.now():%H:%M:%S} report -> {path}")
+
+    try:
+        with _terminate_as_interrupt():
+            watch_report(runs, out, watch, on_write=wrote)
+    except KeyboardInterrupt:  # the way to stop watching: not a failure once a report is out
+        if not written:
+            raise
+        click.echo(f"stopped watching; {written[-1]} holds the last report written")
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM stops watching as Ctrl-C does, so a write in flight removes its temporary
+    file instead of leaving it beside --out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
