@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gen.cli.options import checkpoint_option, device_option
+
 
 @click.command("encode")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -15,12 +17,10 @@ import click
               help="A .npz file: `z` (N x latent_dim, float32) and `labels` when the data has "
               "them.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N images.")
-@click.option("--checkpoint", default="latest", show_default=True,
-              help="'latest', 'best' (kept by train.eval_every) or a step number.")
+@checkpoint_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True,
               help="Images encoded at a time.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@device_option
 def encode(run_dir: str, split: str, out: str, limit: int | None, checkpoint: str,
            batch_size: int, device: str) -> None:
     """Write the posterior means of a data split (a VAE's features)."""

@@ -8,6 +8,7 @@ import json
 import click
 from rich.table import Table
 
+from gen.cli.options import checkpoint_option, device_option
 from gen.cli.output import stdout_console
 from gen.plugins import get_plugins
 
@@ -46,12 +47,10 @@ SPACE_HELP = (
               help="Images scored or drawn at a time.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Use only the first N reference images.")
-@click.option("--checkpoint", default="latest", show_default=True,
-              help="'latest', 'best' (kept by train.eval_every) or a step number.")
+@checkpoint_option
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seeds the generated images, the reference subset and sampled estimators.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+@device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
              extractor: str, extractor_weights: str | None, iw_samples: int, batch_size: int,

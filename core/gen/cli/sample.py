@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gen.cli.options import checkpoint_option, device_option
 from gen.errors import GenError, UsageError, WriteError
 
 MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
@@ -22,8 +23,7 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--out", type=click.Path(),
               help="A .png grid, a .npz array file, or a folder (ending in / or existing) of "
               "one PNG per image, 000000.png, ... (default RUN_DIR/samples/...png).")
-@click.option("--checkpoint", default="latest", show_default=True,
-              help="'latest', 'best' (kept by train.eval_every) or a step number.")
+@checkpoint_option
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
               "of classes such as 0,3,7 (repeated to fill N).")
 @click.option("--reconstruct", is_flag=True,
@@ -32,8 +32,7 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--interpolate", is_flag=True,
               help="Latent-variable models: N rows decoding the line between the latents of "
               "two held-out images.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@device_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
