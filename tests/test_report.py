@@ -304,6 +304,20 @@ def test_scores_of_different_extractors_or_references_never_share_a_column(runs,
     assert "reference train" in text and "space mnist-grey-28" in text
 
 
+def test_scores_recorded_before_spaces_existed_share_a_column_with_the_runs_own_space(
+        runs, tmp_path):
+    """A record without `space` was computed in the run's own space (the only one then): one
+    column with a record that says space "run" on the same data, not two."""
+    a = copy_run(runs, "dcgan", tmp_path, to="old")
+    b = copy_run(runs, "dcgan", tmp_path, to="new")
+    own = {"dataset": "bundled-mnist", "split": "test", "channels": 1, "image_size": 16}
+    append(a, fid(6, 100.0, HASH_A))
+    append(b, fid(6, 90.0, HASH_A, space="run", reference_data=own))
+    comparison = collect.compare([collect.collect(gen.load_run(p)) for p in (a, b)])
+    fids = [j for j, col in enumerate(comparison.columns) if col.metric == "fid"]
+    assert len(fids) == 1 and {i for i in range(2) if (i, fids[0]) in comparison.cells} == {0, 1}
+
+
 # --- bad input, what is written ------------------------------------------------------------------
 
 

@@ -164,6 +164,7 @@ def collect(run: Run, label: str | None = None, memo: dict | None = None) -> Run
     rates = [v for _, v in report.series.get("images_per_s", [])]
     report.images_per_s = statistics.median(rates) if rates else None
     report.scores = _scores(records, report.notes)
+    _in_own_space(report.scores, report.info)
     report.coverage, report.coverage_latest = _coverage(records)
     report.warnings = _warnings(records)
     report.best = _best(run, report.notes, memo)
@@ -332,6 +333,19 @@ def _score(record: dict[str, Any], ev: Any) -> Score | None:
         reference_data=_reference_data(data) if data is not None else None,
         during_training=f"eval_{metric}" in record,
     )
+
+
+def _in_own_space(scores: list[Score], info: dict[str, Any]) -> None:
+    """Quality scores recorded before `gen evaluate --space` existed were all computed in the
+    run's own space, against its own test or train images: say so, so that they share a column
+    with later scores measured the same way (and only with those)."""
+    data = info.get("data")
+    if not isinstance(data, dict):
+        return
+    own = _reference_data({**data, "dataset": data.get("name")})
+    for s in scores:
+        if s.extractor is not None and s.space is None and s.reference in ("test", "train"):
+            s.space, s.reference_data = "run", own or None
 
 
 def _reference_data(data: Any) -> str:
