@@ -48,10 +48,11 @@ def margins(path: str) -> None:
         for key, value in r.items():
             if watched(key, value):
                 seen = recent.setdefault(key, deque(maxlen=rules.blow_up_history))
-                if len(seen) == seen.maxlen:
-                    median = max(statistics.median(seen), rules.blow_up_floor)
+                one_sign = all(v > 0 for v in seen) or all(v < 0 for v in seen)
+                if len(seen) == seen.maxlen and one_sign:
+                    median = max(statistics.median(abs(v) for v in seen), rules.blow_up_floor)
                     jumps.append((abs(value) / median, key, r["step"]))
-                seen.append(abs(value))
+                seen.append(value)
     if jumps:
         ratio, key, step = max(jumps)
         print(f"largest jump: {key} at step {step}, {ratio:.1f}x its recent median "

@@ -1,5 +1,6 @@
 """gen evaluate / encode / sample --reconstruct|--interpolate on toy density and VAE runs."""
 
+import dataclasses
 import json
 import math
 from typing import ClassVar, Literal
@@ -16,6 +17,7 @@ import gen
 from gen.cli.main import cli
 from gen.data.datasets import load_dataset
 from gen.data.loader import sequential_batches
+from gen.errors import UsageError
 from gen.evaluation.evaluate import default_metrics
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
 from gen.evaluation.metrics.probe import linear_probe_accuracy
@@ -220,6 +222,22 @@ def test_default_metrics_are_what_the_model_supports(trained, name, likelihoods)
     model = load_run(trained(name, steps=2), device="cpu").model
     assert default_metrics(model, 1000) == ["fid", "kid", "precision", "recall", *likelihoods]
     assert default_metrics(model, 3) == ["fid", "kid", *likelihoods], "k + 1 images for p/r"
+
+
+@pytest.mark.parametrize(("name", "likelihoods"), [("toy-density", ["nll"]), ("toy", None)])
+def test_unlabelled_data_leaves_out_what_lenet_cannot_score(trained, name, likelihoods):
+    """lenet trains on the run's labels: on unlabelled data a density model is scored on its
+    likelihood alone, and a GAN is told how to get a score, by default; another extractor or
+    a common space keeps the quality metrics."""
+    model = load_run(trained(name, steps=2), device="cpu").model
+    model.data = dataclasses.replace(model.data, num_classes=None)
+    if likelihoods is None:
+        with pytest.raises(UsageError, match="--extractor inception or --space mnist-grey-28"):
+            default_metrics(model, 1000)
+    else:
+        assert default_metrics(model, 1000) == likelihoods
+    assert default_metrics(model, 3, extractor="inception")[:2] == ["fid", "kid"]
+    assert default_metrics(model, 3, space="mnist-grey-28")[:2] == ["fid", "kid"]
 
 
 @pytest.fixture

@@ -225,3 +225,33 @@ def test_tiny_values_growing_are_not_a_blow_up():
     """A discriminator that has won drives its loss to ~1e-14; 1e-10 is not a blow-up."""
     lines = [{"step": s, "d_loss": 3e-14} for s in range(1, 12)] + [{"step": 12, "d_loss": 4e-10}]
     assert _feed(HealthMonitor(), lines) == []
+
+
+def test_a_critic_score_that_changes_sign_is_not_a_blow_up_but_a_one_signed_loss_is():
+    crossing = [{"step": s, "g_loss": 0.3 * (-1) ** s} for s in range(1, 12)]
+    assert _feed(HealthMonitor(), [*crossing, {"step": 12, "g_loss": -40.0}]) == []
+    negative = [{"step": s, "d_loss": -0.3} for s in range(1, 12)]  # a critic's -W, say
+    jump = _feed(HealthMonitor(), [*negative, {"step": 12, "d_loss": -40.0}])
+    assert [w["rule"] for _, w in jump] == ["blow-up"]
+
+
+def test_an_fp16_step_skipped_for_overflow_neither_warns_nor_spoils_the_early_median():
+    overflowed = [_line(s, g=float("inf"), d=float("inf")) for s in range(1, 4)]  # fp16's start
+    early = overflowed + [_line(s, d=10.0) for s in range(4, 9)]
+    healthy_but_rejected = [_line(s, acc_fake=1.0, d=8.0) for s in range(10, 20)]
+    assert _feed(HealthMonitor(), early + healthy_but_rejected) == []
+
+
+def test_replaying_a_log_on_resume_leaves_the_rules_as_an_uninterrupted_run_has_them():
+    """Evaluation and warning records are not training lines: replaying them (as a resumed run
+    does) must not re-arm a rule that had fired."""
+    lines = [_line(s, d=2.0) for s in range(1, 12)] + [_line(12, d=900.0)]
+    live = HealthMonitor()
+    fired = _feed(live, lines)
+    assert [w["rule"] for _, w in fired] == ["blow-up"]
+    log = [*lines, {"step": 12, "warning": fired[0][1]},
+           {"step": 12, "evaluation": {"metric": "fid", "value": 9.0}}]
+    resumed = HealthMonitor()
+    _feed(resumed, log)
+    still_high = _line(13, d=900.0)
+    assert live.observe(still_high) == resumed.observe(still_high) == []

@@ -27,9 +27,10 @@ class Runtime:
     a step whose gradients overflowed, as `torch.amp.GradScaler` does.
 
     With ``track_grad_norms`` set (the trainer sets it for the steps it logs), each update
-    also keeps the L2 norm of the gradients it stepped with, unscaled and averaged over
-    processes, in ``grad_norms[name]``: computed from gradients the backward pass made anyway,
-    as a tensor, so no extra backward and no device sync until the log line reads it.
+    also keeps the L2 norm of its gradients, unscaled and averaged over processes, in
+    ``grad_norms[name]``: computed from gradients the backward pass made anyway, as a tensor,
+    so no extra backward and no device sync until the log line reads it. Under fp16 a step the
+    scaler skips for overflow logs an infinite norm.
     """
 
     def __init__(self, device: torch.device | str = "cpu", precision: Precision = "fp32",
@@ -89,4 +90,5 @@ def _grad_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor:
              if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.nn.utils.get_total_norm(grads).detach()
+    # Norm of the per-tensor norms (torch.nn.utils.get_total_norm needs torch >= 2.6).
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))

@@ -68,7 +68,7 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
     parse_space(space)
     run = load_run(run_dir, checkpoint, device)
     if names is None:
-        names = default_metrics(run.model, num)
+        names = default_metrics(run.model, num, extractor, space)
         click.echo(f"metrics: {', '.join(names)} (all that {run.name} supports; choose with "
                    "--metrics)", err=True)
     if any(m in QUALITY_METRICS for m in names):  # an unknown name fails before any work

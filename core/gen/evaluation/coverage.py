@@ -43,7 +43,9 @@ class CoverageProbe:
                                    image_size=model.data.image_size, device=model.device)
         self.classifier = build_extractor(plugins or get_plugins(), "lenet", request)
         self.classes = int(self.classifier.head.out_features)
-        counts = torch.bincount(reference.labels, minlength=self.classes).double()
+        # Half a count per class (Jeffreys): a class missing from a small test split keeps the
+        # KL finite; negligible beside the ~100 images per class of a usual split.
+        counts = torch.bincount(reference.labels, minlength=self.classes).double() + 0.5
         self.data_share = counts / counts.sum()
         self.n, self.batch_size = min(n, MAX_IMAGES), batch_size
         # A random subset: a folder's images come sorted by class.

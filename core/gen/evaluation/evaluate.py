@@ -209,15 +209,26 @@ def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
                                reference)
 
 
-def default_metrics(model: Model, n: int) -> list[str]:
+def default_metrics(model: Model, n: int, extractor: str = "lenet",
+                    space: str = RUN_SPACE) -> list[str]:
     """What a model is scored on when no metric is named: sample quality for every model
     (precision and recall only when ``n`` leaves each image its k neighbours), ``nll`` for a
-    density model and ``elbo`` too where its likelihood is a lower bound."""
-    metrics = [m for m in QUALITY_METRICS if n > K or m not in ("precision", "recall")]
+    density model and ``elbo`` too where its likelihood is a lower bound. Not sample quality
+    where it cannot be computed: the ``lenet`` extractor trained on a run's own unlabelled
+    data (a density model is then scored on its likelihood alone)."""
+    unlabelled = extractor == "lenet" and space == RUN_SPACE and model.data.num_classes is None
+    metrics = [] if unlabelled else [
+        m for m in QUALITY_METRICS if n > K or m not in ("precision", "recall")]
     if model.likelihood is not None:
         metrics.append("nll")
     if model.likelihood == "lower-bound":
         metrics.append("elbo")
+    if not metrics:
+        raise UsageError(
+            f"nothing to score {model.spec.name!r} on by default: it has no likelihood, and the "
+            "lenet extractor needs class labels its data lacks; use --extractor inception or "
+            "--space mnist-grey-28"
+        )
     return metrics
 
 
@@ -235,7 +246,7 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     order."""
     options = options or EvalOptions()
     if metrics is None:
-        metrics = default_metrics(subject.model, options.n)
+        metrics = default_metrics(subject.model, options.n, options.extractor, options.space)
     check_metrics(metrics)
     parse_space(options.space)  # a bad space fails before any work
     if {"precision", "recall"} & set(metrics) and options.n < K + 1:

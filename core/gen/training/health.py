@@ -65,6 +65,8 @@ class HealthMonitor:
         evaluation's class coverage (``{"step": s, "coverage": {...}}``)."""
         if isinstance(record.get("coverage"), dict):
             return self._coverage(record["step"], record["coverage"])
+        if "evaluation" in record or "warning" in record:  # not a training log line
+            return []
         return [*self._discriminator(record), *self._blow_up(record)]
 
     # --- rules -------------------------------------------------------------------------------
@@ -96,8 +98,8 @@ class HealthMonitor:
         generator's stays large; the discriminator then has nothing left to learn)."""
         rejected = record.get("d_acc_fake")
         norms = {k: record.get(f"grad_norm/{k}") for k in ("generator", "discriminator")}
-        if rejected is None or None in norms.values():
-            return []
+        if rejected is None or not all(_finite(v) for v in norms.values()):
+            return []  # not adversarial, or an fp16 step skipped for overflow
         r = self.rules
         if len(self._early) < r.early_records:
             self._early.append(norms)
@@ -124,12 +126,14 @@ class HealthMonitor:
             if not watched(key, value):
                 continue
             recent = self._recent.setdefault(key, deque(maxlen=r.blow_up_history))
-            size = abs(value)
-            if len(recent) == recent.maxlen:
-                median = max(statistics.median(recent), r.blow_up_floor)
-                if size > r.blow_up * median:
+            # A value whose recent history changes sign is a score, not a size (a WGAN's
+            # losses are critic scores): its ratio to a median says nothing.
+            one_sign = all(v > 0 for v in recent) or all(v < 0 for v in recent)
+            if len(recent) == recent.maxlen and one_sign:
+                median = max(statistics.median(abs(v) for v in recent), r.blow_up_floor)
+                if abs(value) > r.blow_up * median:
                     jumps[key] = (value, median)
-            recent.append(size)
+            recent.append(value)
         described = "; ".join(f"{k} is {v:.3g}, {abs(v) / m:.0f}x its recent median {m:.3g}"
                               for k, (v, m) in jumps.items())
         message = (f"step {{step}}: values are blowing up ({described}); a non-finite loss "
@@ -150,9 +154,13 @@ class HealthMonitor:
 
 
 def watched(key: str, value: Any) -> bool:
-    """Gradient norms and losses (``*loss*``, ``nll``): positive quantities whose size means
-    something. Not scores that cross zero (a critic's Wasserstein estimate), probabilities or
-    throughput, whose ratio to a median near 0 would say nothing."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+    """Gradient norms and losses (``*loss*``, ``nll``), whose size means something; not
+    probabilities, throughput or named scores (a critic's ``wasserstein`` estimate)."""
+    if not _finite(value):
         return False
     return key.startswith("grad_norm/") or "loss" in key or key == "nll"
+
+
+def _finite(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))

@@ -26,7 +26,14 @@ def averaged_copy(module: nn.Module) -> nn.Module:
     average = copy.deepcopy(module).requires_grad_(False)
     device = next(module.parameters()).device
     average.register_buffer(COUNT, torch.zeros((), dtype=torch.long, device=device))
+    average.register_load_state_dict_pre_hook(_count_of_an_older_checkpoint)
     return average
+
+
+def _count_of_an_older_checkpoint(module, state_dict, prefix, *args) -> None:
+    """Checkpoints from before the warm-up have no count: give them one past the warm-up, so
+    they load, and the average goes on with the plain decay it was made with."""
+    state_dict.setdefault(prefix + COUNT, torch.tensor(10**9, dtype=torch.long))
 
 
 def warmed_decay(decay: float | torch.Tensor, updates: torch.Tensor) -> torch.Tensor:

@@ -110,3 +110,12 @@ def test_resume_with_ema_equals_an_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys()
     for key, tensor in b.items():
         assert torch.equal(a[key], tensor), f"generator_ema.{key} differs after resume"
+
+
+def test_a_checkpoint_from_before_the_warm_up_loads_with_the_plain_decay():
+    live = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = ema.averaged_copy(live)
+    old = {k: v for k, v in average.state_dict().items() if k != ema.COUNT}
+    fresh = ema.averaged_copy(live)
+    fresh.load_state_dict(old)  # strict: the missing count is filled in, not an error
+    assert float(ema.warmed_decay(0.999, getattr(fresh, ema.COUNT))) == pytest.approx(0.999)
