@@ -255,3 +255,15 @@ def test_replaying_a_log_on_resume_leaves_the_rules_as_an_uninterrupted_run_has_
     _feed(resumed, log)
     still_high = _line(13, d=900.0)
     assert live.observe(still_high) == resumed.observe(still_high) == []
+
+
+@pytest.mark.parametrize("record", [
+    {"step": 5, "coverage": {}}, {"step": 5, "coverage": {"classes_covered": "ten"}},
+    {"step": 5, "coverage": {"classes_covered": 1, "num_classes": 10, "kl": None}},
+    {"step": 5, "d_acc_fake": "high", "grad_norm/generator": 1.0,
+     "grad_norm/discriminator": 1.0},
+    {"step": 5, "d_loss": [1, 2]}, {"step": 5, "grad_norm/x": True}])
+def test_a_damaged_log_line_replayed_on_resume_is_passed_over(record):
+    monitor = HealthMonitor()
+    _feed(monitor, [_line(s) for s in range(1, 7)])
+    assert monitor.observe(record) == []

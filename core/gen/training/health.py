@@ -62,9 +62,14 @@ class HealthMonitor:
 
     def observe(self, record: dict[str, Any]) -> list[Warning_]:
         """Warnings raised by one record of metrics.jsonl: a training log line, or an
-        evaluation's class coverage (``{"step": s, "coverage": {...}}``)."""
-        if isinstance(record.get("coverage"), dict):
-            return self._coverage(record["step"], record["coverage"])
+        evaluation's class coverage (``{"step": s, "coverage": {...}}``). A resumed run
+        replays its log through here, so a record of any shape (a damaged line) is passed
+        over, never an error."""
+        coverage = record.get("coverage")
+        if isinstance(coverage, dict):
+            if not all(_finite(coverage.get(k)) for k in ("classes_covered", "num_classes", "kl")):
+                return []
+            return self._coverage(record["step"], coverage)
         if "evaluation" in record or "warning" in record:  # not a training log line
             return []
         return [*self._discriminator(record), *self._blow_up(record)]
@@ -85,7 +90,7 @@ class HealthMonitor:
             problems.append(f"KL from the data's class frequencies is {coverage['kl']:.2f} "
                             f"nats (> {r.max_kl})")
         spread = coverage.get("feature_spread")
-        if spread is not None and spread < r.min_spread:
+        if _finite(spread) and spread < r.min_spread:
             problems.append(f"generated features spread {spread:.2g}x as widely as the real "
                             f"data's (< {r.min_spread})")
         message = ("step {step}: possible mode collapse: " + "; ".join(problems)
@@ -98,7 +103,7 @@ class HealthMonitor:
         generator's stays large; the discriminator then has nothing left to learn)."""
         rejected = record.get("d_acc_fake")
         norms = {k: record.get(f"grad_norm/{k}") for k in ("generator", "discriminator")}
-        if rejected is None or not all(_finite(v) for v in norms.values()):
+        if not _finite(rejected) or not all(_finite(v) for v in norms.values()):
             return []  # not adversarial, or an fp16 step skipped for overflow
         r = self.rules
         if len(self._early) < r.early_records:
