@@ -54,7 +54,7 @@ def load_dataset(spec: DataSpec) -> ImageSet:
     if spec.limit is not None:
         images = images[: spec.limit]
         labels = None if labels is None else labels[: spec.limit]
-    images = _to_channels(images, spec.channels)
+    images = to_channels(images, spec.channels)
     if images.shape[-1] != spec.image_size or images.shape[-2] != spec.image_size:
         images = TF.resize(images, [spec.image_size, spec.image_size], antialias=True)
     if spec.binarize == "static":
@@ -270,7 +270,9 @@ def _square(img, size: int):
     return img.crop((left, top, left + size, top + size))
 
 
-def _to_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
+def to_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
+    """uint8 images (N, C, H, W) with ``channels`` channels: grey to RGB by repetition, RGB to
+    grey by ITU-R 601 luma (the data loader's rule, which scoring spaces follow too)."""
     if channels is None or images.shape[1] == channels:
         return images
     if channels == 3:

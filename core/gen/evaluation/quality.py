@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from gen.data.datasets import ImageSet, _to_channels
+from gen.data.datasets import ImageSet, to_channels
 from gen.data.info import DataInfo
 from gen.errors import GenError, UsageError
 from gen.evaluation.metrics.feature_distances import FrechetStream, kernel_distance
@@ -55,7 +55,7 @@ class Conversion:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         channels, size = self.target
         if images.shape[1] != channels:
-            images = _to_channels(images, channels)
+            images = to_channels(images, channels)
         if images.shape[-1] != size:
             images = TF.resize(images, [size, size], antialias=True)
         return images

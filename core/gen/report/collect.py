@@ -9,10 +9,10 @@ is and lists what it could not read (`RunReport.notes`) instead of failing.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import statistics
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 Points = list[tuple[int, float]]
 
 MAX_GRIDS = 40  # grids embedded per run: evenly spaced over training, the latest always in
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Metrics of the comparison table, in this order; others a run has follow them.
 COMPARED = ("fid", "kid", "precision", "recall", "nll", "elbo")
 # Fields of a coverage record that are counts, not curves.
@@ -255,11 +254,15 @@ def _spaced(items: list[int], most: int) -> list[int]:
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG's IHDR chunk, or None if ``data`` is not a PNG."""
-    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+    """Width and height of a PNG (Pillow reads only its header), or None if ``data`` is not
+    one."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size if image.format == "PNG" and all(image.size) else None
+    except (UnidentifiedImageError, OSError, ValueError):
         return None
-    width, height = struct.unpack(">II", data[16:24])
-    return (width, height) if width and height else None
 
 
 # --- metrics.jsonl ---------------------------------------------------------------------------
