@@ -179,12 +179,13 @@ def pristine(plugins, tmp_path_factory):
 
 
 @pytest.fixture
-def world(plugins, pristine, monkeypatch):
-    """A fresh copy of the pristine runs for each example, and the CLI's plugin set."""
+def world(plugins, pristine, monkeypatch, tmp_path):
+    """A fresh copy of the pristine runs for each example (under pytest's own temporary folder,
+    which it prunes), and the CLI's plugin set."""
     monkeypatch.setattr(gen.plugins, "_default", plugins)
 
     def copy(name: str) -> Path:
-        target = Path(tempfile.mkdtemp()) / name
+        target = Path(tempfile.mkdtemp(dir=tmp_path)) / name
         shutil.copytree(pristine / name, target)
         return target
 
