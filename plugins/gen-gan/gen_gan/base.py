@@ -10,6 +10,13 @@ the step: they override `critic_loss`, `generator_loss` and, for weight clipping
 `after_critic_step`.
 
 Conditional models draw the labels of their fakes from the real batch (c ~ p_data(c)).
+
+With ``model.diffaugment`` (Zhao et al. 2020, `gen_gan.diffaugment`), `train_step` passes real
+and fake images through the same augmentation policies, with fresh draws for each batch, before
+every `critic_loss` and `generator_loss`: the discriminator never sees an image that was not
+augmented, in either player's update, and the generator's gradient flows back through the
+augmentation. Labels are unchanged. Off (an empty list), nothing is added and no random number
+is drawn.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from torch import nn
 
 import gen
 from gen_gan import ema, losses
+from gen_gan.diffaugment import diffaugment
 
 Logs = dict[str, torch.Tensor]
 
@@ -29,6 +37,7 @@ class TwoPlayerGAN(gen.AdversarialModel):
     def __init__(self, spec, data: gen.DataInfo, generator: nn.Module, discriminator: nn.Module):
         super().__init__(spec, data, generator, discriminator)
         self.n_critic: int = getattr(spec, "n_critic", 1)
+        self.diffaugment: tuple[str, ...] = tuple(getattr(spec, "diffaugment", ()))
         self.optimizers = {
             "generator": spec.optimizer.build(generator.parameters()),
             "discriminator": spec.optimizer.build(discriminator.parameters()),
@@ -39,7 +48,8 @@ class TwoPlayerGAN(gen.AdversarialModel):
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, Logs]:
-        """The discriminator's loss to minimise and detached values to log. Default: eq. 1 of
+        """The discriminator's loss to minimise and detached values to log, on images as the
+        discriminator sees them (augmented, with model.diffaugment). Default: eq. 1 of
         Goodfellow et al. 2014."""
         real_logits = self.discriminator(real, labels)
         fake_logits = self.discriminator(fake, labels)
@@ -59,20 +69,26 @@ class TwoPlayerGAN(gen.AdversarialModel):
     def after_critic_step(self) -> None:
         """Called after every discriminator update (WGAN clips the critic's weights here)."""
 
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """The images as the discriminator sees them: DiffAugment'ed with ``model.diffaugment``,
+        or ``images`` itself when that is empty."""
+        return diffaugment(images, self.diffaugment) if self.diffaugment else images
+
     def train_step(self, next_batch: gen.NextBatch) -> dict[str, torch.Tensor]:
         reuse = self.n_critic == 1  # keep the graph through G only for fakes G will train on
         for _ in range(self.n_critic):
             images, labels = next_batch()
             with torch.set_grad_enabled(reuse):
                 fake = self.generator(self.latent(images.shape[0]), labels)
-            d_loss, d_logs = self.critic_loss(images, fake.detach(), labels)
+            d_loss, d_logs = self.critic_loss(self.augment(images), self.augment(fake.detach()),
+                                              labels)
             self.optimize("discriminator", d_loss)
             self.after_critic_step()
 
         if not reuse:
             fake = self.generator(self.latent(images.shape[0]), labels)
         with _frozen(self.discriminator):  # weight gradients for G only
-            g_loss, g_logs = self.generator_loss(fake, labels)
+            g_loss, g_logs = self.generator_loss(self.augment(fake), labels)
             self.optimize("generator", g_loss)
         if "generator_ema" in self.modules:
             ema.update(self.modules["generator_ema"], self.generator, self.spec.ema_decay)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 import gen
+
+DiffAugmentPolicy = Literal["color", "translation", "cutout"]
+DIFFAUGMENT_POLICIES: tuple[str, ...] = get_args(DiffAugmentPolicy)
 
 
 def _adam(lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> gen.OptimizerSpec:
@@ -23,6 +26,37 @@ class AdversarialSpec(gen.ModelSpec):
         description="keep an exponential moving average of the generator weights with this "
         "decay (e.g. 0.999) and sample from it; off by default",
     )
+    diffaugment: list[DiffAugmentPolicy] = Field(
+        default_factory=list,
+        description="DiffAugment (Zhao et al. 2020), for little data (e.g. data.limit=1000): "
+        "these policies, in this order, augment real and fake images alike whenever the "
+        "discriminator sees them, in both players' updates. color: random brightness, "
+        "saturation, contrast; translation: shift by up to 1/8 of the size, zero fill; cutout: "
+        "zero a random half-size square. Draws from the training RNG, so resume stays "
+        "bit-identical. E.g. [\"color\", \"translation\", \"cutout\"] (or the string "
+        "\"color,translation,cutout\"); empty = off",
+    )
+
+    @field_validator("diffaugment", mode="before")
+    @classmethod
+    def _policy_string(cls, v: Any) -> Any:
+        """``"color,translation"`` (the reference's policy string; also what ``--set
+        model.diffaugment=[color,translation]`` gives, unquoted names not being JSON) is a list."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            return [p.strip().strip("'\"") for p in text.split(",") if p.strip()]
+        return v
+
+    @field_validator("diffaugment")
+    @classmethod
+    def _each_policy_once(cls, v: list[str]) -> list[str]:
+        repeated = sorted({p for p in v if v.count(p) > 1})
+        if repeated:
+            raise ValueError(f"each policy at most once (repeated: {', '.join(repeated)}); "
+                             f"allowed: {', '.join(DIFFAUGMENT_POLICIES)}")
+        return v
 
 
 class GANSpec(AdversarialSpec):
