@@ -14,10 +14,12 @@ TESTS = Path(__file__).parent
 
 @pytest.fixture
 def toy_plugins(monkeypatch):
-    """A plugin set with only the toy model, installed as the CLI's default."""
+    """A plugin set with only the toy models and the core's own plugin (its data sets and
+    extractors), installed as the CLI's default."""
     import toy_plugin
 
     plugins = gen.plugins.Plugins()
+    plugins.add_core()
     plugins.add(toy_plugin, "toy-plugin", "0")
     monkeypatch.setattr(gen.plugins, "_default", plugins)
     return plugins

@@ -74,7 +74,7 @@ def test_a_broken_png_is_named_in_training_and_as_a_reference(toy_plugins, toy_r
 
 
 def test_any_exception_pillow_raises_on_bad_bytes_is_a_data_error(tmp_path, monkeypatch):
-    from gen.data import datasets
+    from gen.data.sources import folder
     from gen.errors import DataError
 
     path = png(tmp_path, "a.png")
@@ -84,7 +84,7 @@ def test_any_exception_pillow_raises_on_bad_bytes_is_a_data_error(tmp_path, monk
 
     monkeypatch.setattr(Image, "open", broken)
     with pytest.raises(DataError, match=rf"cannot read image {path}: SyntaxError: broken PNG"):
-        datasets._read_image(path, None, 8)
+        folder.read_image(path, None)
 
 
 def test_loose_images_beside_class_folders_are_reported(toy_plugins, tmp_path):

@@ -47,8 +47,10 @@ def test_list_models_json(toy_plugins):
 def test_list_models_and_plugins_tables(toy_plugins):
     assert "toy" in invoke("list-models").output
     assert "toy-plugin" in invoke("plugins").output
-    record = json.loads(invoke("plugins", "--json").output)[0]
+    records = {r["name"]: r for r in json.loads(invoke("plugins", "--json").output)}
+    record = records["toy-plugin"]
     assert record["status"] == "ok" and record["models"] == ["toy", "toy-density", "toy-vae"]
+    assert "bundled-mnist" in records["gen-core"]["datasets"]
 
 
 def test_broken_plugin_is_shown_and_the_cli_keeps_working(toy_plugins):
@@ -56,7 +58,8 @@ def test_broken_plugin_is_shown_and_the_cli_keeps_working(toy_plugins):
     result = invoke("list-models")
     assert result.exit_code == 0 and "toy" in result.output
     assert "plugin no_such_plugin_module_xyz is broken" in result.output
-    record = json.loads(invoke("plugins", "--json").output)[1]
+    records = {r["name"]: r for r in json.loads(invoke("plugins", "--json").output)}
+    record = records["no_such_plugin_module_xyz"]
     assert record["status"] == "broken" and "ModuleNotFoundError" in record["error"]
 
 

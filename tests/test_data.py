@@ -5,8 +5,9 @@ import torch
 from PIL import Image
 from pydantic import ValidationError
 
-from gen.data.datasets import load_dataset, parse_idx
+from gen.data.datasets import load_dataset
 from gen.data.loader import BatchStream
+from gen.data.sources.mnist import parse_idx
 from gen.errors import DataError
 from gen.specs import DataSpec
 

@@ -49,6 +49,25 @@ def test_two_processes_equal_one_over_the_same_global_batch(tmp_path, gen_cli):
     assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == 2
 
 
+def test_two_streaming_processes_read_their_shards_and_equal_one_from_memory(
+        tmp_path, gen_cli, toy_env):
+    """data.storage=stream: process 0 builds the decoded cache, each process reads its half of
+    every batch from it; the weights equal one process training from memory."""
+    toy_env["GEN_CACHE"] = str(tmp_path / "cache")
+    steps = ["--set", "train.steps=6", "--set", "train.checkpoint_every=3",
+             "--set", "data.limit=200"]
+    two = train(gen_cli, "toy-density", tmp_path / "two", *steps,
+                "--set", "data.storage=stream", "--set", "data.workers=1", nproc=2)
+    train(gen_cli, "toy-density", tmp_path / "one", *steps, "--set", "data.storage=memory")
+    a, b = weights(tmp_path / "two"), weights(tmp_path / "one")
+    assert a["data"] == b["data"]
+    diff = (a["state"]["modules"]["net"]["logits"] - b["state"]["modules"]["net"]["logits"])
+    assert diff.abs().max() < 1e-6
+    text = " ".join(two.stderr.split())
+    assert text.count("data: decoding 200 images") == 1, "only process 0 decodes"
+    assert len(list((tmp_path / "cache" / "data").glob("*/decoded/*.u8"))) == 1
+
+
 def test_each_process_draws_its_own_noise_and_the_checkpoint_keeps_every_stream(
         tmp_path, gen_cli):
     """toy (a GAN with dropout) draws noise every step: two processes must not draw the same,

@@ -90,8 +90,9 @@ def test_image_folder_mistakes_stop_before_a_run_directory_exists(toy_plugins, t
     write_images(folder, "L", 0, count=2)
     write_images(folder, "RGB", (0, 0, 0), count=1)
     assert_fails(train(run, *data), 1,
-                 "images mix grey and colour (2 grey, e.g. L-0.png; 1 colour, e.g. RGB-0.png); "
-                 "set data.channels to 1 or 3")
+                 "data set 'image-folder' (plugin 'gen-core'): images mix grey and colour "
+                 "(item 2 (RGB-0.png) is colour, item 0 (L-0.png) grey); set data.channels to 1 "
+                 "or 3")
     (folder / "broken.png").write_bytes(b"\x89PNG not really")
     assert_fails(train(run, *data, "data.channels=1"), 1,
                  f"cannot read image {folder / 'broken.png'}")
@@ -182,6 +183,7 @@ def pristine(tmp_path_factory):
     import toy_plugin
 
     plugins = gen.plugins.Plugins()
+    plugins.add_core()
     plugins.add(toy_plugin, "toy-plugin", "0")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gen.plugins, "_default", plugins)

@@ -122,6 +122,7 @@ def rogue(monkeypatch, model: type) -> Plugins:
     monkeypatch.setitem(sys.modules, "rogue_models", models)
     hook = registers("toy-density", spec="toy_plugin:ToyDensitySpec", model="rogue_models:Model")
     plugins = Plugins()
+    plugins.add_core()  # the data sets
     assert plugins.add(plugin_module(monkeypatch, "rogue", gen_register_models=hook), "rogue").ok
     monkeypatch.setattr(gen.plugins, "_default", plugins)
     return plugins

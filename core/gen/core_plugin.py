@@ -1,6 +1,6 @@
-"""gen-core's own plugin: the built-in feature extractors, registered through the same hook a
-third-party plugin uses (so `gen plugins` lists them under ``gen-core``). Registration only: the
-extractors' modules, and torch, are imported when features are computed."""
+"""gen-core's own plugin: the built-in feature extractors and data sets, registered through the
+same hooks a third-party plugin uses (so `gen plugins` and `gen list-datasets` list them under
+``gen-core``). Registration only: their modules, and torch, are imported when used."""
 
 from __future__ import annotations
 
@@ -21,3 +21,40 @@ def gen_register_extractors(register):
         "penultimate-layer features)",
         extractor="gen.extractors.lenet:build",
     )
+
+
+_SOURCES = "gen.data.sources"
+
+
+@hookimpl
+def gen_register_datasets(register):
+    register(name="bundled-mnist", labelled=True,
+             summary="MNIST's 10,000 test digits, shipped with gen (offline); every tenth is "
+             "held out as the test part",
+             dataset=f"{_SOURCES}.mnist:build_bundled")
+    register(name="mnist", labelled=True,
+             summary="MNIST digits (LeCun et al. 1998), 28x28 grey, torchvision's files",
+             dataset=f"{_SOURCES}.mnist:build_mnist")
+    register(name="fashion-mnist", labelled=True,
+             summary="Fashion-MNIST (Xiao et al. 2017), 28x28 grey, torchvision's files",
+             dataset=f"{_SOURCES}.mnist:build_fashion_mnist")
+    register(name="cifar10", labelled=True,
+             summary="CIFAR-10 (Krizhevsky 2009), 32x32 colour, torchvision's files",
+             dataset=f"{_SOURCES}.mnist:build_cifar10")
+    register(name="image-folder", labelled=None,
+             summary="your own images in data.root; sub-folders are classes",
+             dataset=f"{_SOURCES}.folder:build", options=f"{_SOURCES}.folder:FolderOptions")
+    register(name="npz", labelled=None,
+             summary="your own arrays: a .npz with uint8 `images` and optional `labels`",
+             dataset=f"{_SOURCES}.npz:build", options=f"{_SOURCES}.npz:Options")
+    register(name="svhn", labelled=True,
+             summary="SVHN house numbers (Netzer et al. 2011), 32x32 colour, torchvision's files",
+             dataset=f"{_SOURCES}.svhn:build", options=f"{_SOURCES}.svhn:Options")
+    register(name="stl10", labelled=True,
+             summary="STL-10 (Coates et al. 2011), 96x96 colour; options.unlabeled trains on "
+             "its 100,000 unlabelled images",
+             dataset=f"{_SOURCES}.stl10:build", options=f"{_SOURCES}.stl10:Options")
+    register(name="celeba", labelled=False,
+             summary="CelebA aligned faces (Liu et al. 2015), 178x218 colour, torchvision's "
+             "layout; options.crop fits them square",
+             dataset=f"{_SOURCES}.celeba:build", options=f"{_SOURCES}.celeba:Options")

@@ -45,6 +45,12 @@ class UnknownExtractorError(GenError):
     exit_code = 2
 
 
+class UnknownDatasetError(GenError):
+    """A data set name that no installed plugin registers (a spec error: exit 2)."""
+
+    exit_code = 2
+
+
 class AmbiguousNameError(GenError):
     """A model or extractor name that several plugins register: it must be named as
     ``PLUGIN:NAME``."""

@@ -42,3 +42,19 @@ def gen_register_extractors(register: Callable[..., None]) -> None:
             vectors); it is imported only when features are computed, so that discovery stays
             cheap (no torch import). Names follow the rules of `gen_register_models`.
     """
+
+
+@hookspec
+def gen_register_datasets(register: Callable[..., None]) -> None:
+    """Register the data sets this plugin provides.
+
+    Parameters:
+        register: call once per data set as ``register(name=..., summary=...,
+            dataset="module:build", options="module:OptionsClass", labelled=...)``. ``dataset``
+            is the import path of a callable that takes a `gen.data.request.DatasetRequest` and
+            returns a `torch.utils.data.Dataset` of ``(uint8 image (C, H, W), int label)``
+            items (the contract is in `gen.data.request`); it is imported only when data is
+            loaded, so discovery stays cheap (no torch import). ``options`` (optional) is a
+            pydantic class validating ``data.options``; ``labelled`` is True, False, or None
+            where it depends on the files. Names follow the rules of `gen_register_models`.
+    """

@@ -1,11 +1,11 @@
 """Plugin discovery: entry points of group ``gen``, loaded one by one into a pluggy manager.
 
 The core's own plugin (`gen.core_plugin`, listed as ``gen-core``: the built-in feature
-extractors) is loaded first, through the same hooks as any other. A plugin that fails to import
-(`SystemExit` included), implements a misspelled hook or makes an invalid registration is
-recorded as broken with its error; the others and the CLI keep working. A name two plugins
-register is kept for both (see `gen.registry`). What a plugin prints while it is imported or
-registers goes to stderr, so stdout stays what gen prints there (a spec, JSON).
+extractors and data sets) is loaded first, through the same hooks as any other. A plugin that
+fails to import (`SystemExit` included), implements a misspelled hook or makes an invalid
+registration is recorded as broken with its error; the others and the CLI keep working. A name
+two plugins register is kept for both (see `gen.registry`). What a plugin prints while it is
+imported or registers goes to stderr, so stdout stays what gen prints there (a spec, JSON).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pluggy
 
 from gen import hookspecs
 from gen.errors import PluginError
-from gen.registry import ExtractorInfo, ModelInfo, Registry
+from gen.registry import DatasetInfo, ExtractorInfo, ModelInfo, Registry
 
 ENTRY_POINT_GROUP = "gen"
 CORE_PLUGIN = "gen.core_plugin"
@@ -38,6 +38,7 @@ class PluginRecord:
     version: str
     models: list[str] = field(default_factory=list)
     extractors: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
     disabled: bool = False  # named in $GEN_DISABLE_PLUGINS: never imported
@@ -57,6 +58,7 @@ class PluginRecord:
             "status": self.status,
             "models": self.models,
             "extractors": self.extractors,
+            "datasets": self.datasets,
             "error": self.error,
         }
 
@@ -87,7 +89,8 @@ class Plugins:
             return self._broken(record, f"unknown hook (misspelled?): {exc}")
         try:
             with redirect_stdout(sys.stderr):
-                record.models, record.extractors = self._register_declared(plugin, name, version)
+                record.models, record.extractors, record.datasets = self._register_declared(
+                    plugin, name, version)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # a hook's SystemExit must not end gen
@@ -100,16 +103,20 @@ class Plugins:
         """Register what ``plugin`` declares: all of it, or (on any error) nothing."""
         models = self._declared(plugin, "gen_register_models", ModelInfo, name, version)
         extractors = self._declared(plugin, "gen_register_extractors", ExtractorInfo, name, version)
+        datasets = self._declared(plugin, "gen_register_datasets", DatasetInfo, name, version)
         own = Registry()  # validates every descriptor before any is registered
         for info in models:
             own.add(info)
         for info in extractors:
             own.add_extractor(info)
+        for info in datasets:
+            own.add_dataset(info)
         self.registry.merge(own)
-        return [m.name for m in models], [e.name for e in extractors]
+        return ([m.name for m in models], [e.name for e in extractors],
+                [d.name for d in datasets])
 
     def add_core(self) -> PluginRecord:
-        """The core's own plugin (the built-in feature extractors), loaded like any other."""
+        """The core's own plugin (the built-in extractors and data sets), loaded like any other."""
         try:
             version = metadata.version("gen-core")
         except metadata.PackageNotFoundError:

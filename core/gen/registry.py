@@ -22,6 +22,7 @@ from gen.errors import (
     AmbiguousNameError,
     CheckpointError,
     PluginError,
+    UnknownDatasetError,
     UnknownExtractorError,
     UnknownModelError,
 )
@@ -106,7 +107,37 @@ class ExtractorInfo:
                 "summary": self.summary}
 
 
-Info = TypeVar("Info", ModelInfo, ExtractorInfo)
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a plugin says about one data set; cheap to create and to list."""
+
+    name: str
+    summary: str
+    dataset: str  # "module:callable", called with a DatasetRequest
+    options: str | None = None  # "module:Class", a pydantic class validating data.options
+    labelled: bool | None = None  # None: depends on the files (an image folder's sub-folders)
+    plugin: str = "?"
+    version: str = "?"
+
+    @property
+    def qualified(self) -> str:
+        """``PLUGIN:NAME``: picks this data set even where another plugin registers its name."""
+        return f"{self.plugin}:{self.name}"
+
+    def builder(self) -> Any:
+        return _import_for(self.plugin, f"data set {self.name!r}", self.dataset)
+
+    def options_class(self) -> type | None:
+        if self.options is None:
+            return None
+        return _import_for(self.plugin, f"the options of data set {self.name!r}", self.options)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "plugin": self.plugin, "version": self.version,
+                "summary": self.summary, "labelled": self.labelled}
+
+
+Info = TypeVar("Info", ModelInfo, ExtractorInfo, DatasetInfo)
 
 
 class Claims(Generic[Info]):
@@ -165,6 +196,7 @@ class Registry:
 
     model_claims: Claims[ModelInfo] = field(default_factory=lambda: Claims("model"))
     extractor_claims: Claims[ExtractorInfo] = field(default_factory=lambda: Claims("extractor"))
+    dataset_claims: Claims[DatasetInfo] = field(default_factory=lambda: Claims("data set"))
     # Plugins that registered nothing, and why ("disabled by ...", "broken: ..."): a model
     # that seems unknown may belong to one of them.
     unloaded: dict[str, str] = field(default_factory=dict)
@@ -179,6 +211,11 @@ class Registry:
     def extractors(self) -> dict[str, ExtractorInfo]:
         """Every extractor under the name `get_extractor` takes for it (as `models`)."""
         return self.extractor_claims.by_resolvable_name()
+
+    @property
+    def datasets(self) -> dict[str, DatasetInfo]:
+        """Every data set under the name `get_dataset` takes for it (as `models`)."""
+        return self.dataset_claims.by_resolvable_name()
 
     def contested(self) -> dict[str, list[str]]:
         """Model names several plugins register -> those plugins."""
@@ -205,25 +242,46 @@ class Registry:
             )
         self.extractor_claims.add(info)
 
+    def add_dataset(self, info: DatasetInfo) -> None:
+        if ":" not in info.dataset or (info.options is not None and ":" not in info.options):
+            raise PluginError(
+                f"plugin {info.plugin!r}: data set {info.name!r} must give dataset (and "
+                "options, if any) as 'module:name' import paths"
+            )
+        self.dataset_claims.add(info)
+
     def merge(self, other: Registry) -> None:
         """Take in everything ``other`` holds (one plugin's registrations, checked there)."""
         for info in other.model_claims.all():
             self.model_claims.add(info)
         for info in other.extractor_claims.all():
             self.extractor_claims.add(info)
+        for info in other.dataset_claims.all():
+            self.dataset_claims.add(info)
+
+    def get_dataset(self, name: str) -> DatasetInfo:
+        """The data set ``name`` (or ``PLUGIN:NAME``) picks."""
+        info = self.dataset_claims.find(name)
+        if info is None:
+            raise UnknownDatasetError(
+                self._unknown("data set", "data sets", name, self.dataset_claims))
+        return info
 
     def get_extractor(self, name: str) -> ExtractorInfo:
         """The extractor ``name`` (or ``PLUGIN:NAME``) picks."""
         info = self.extractor_claims.find(name)
         if info is None:
-            names = sorted(self.extractor_claims.by_name)
-            close = difflib.get_close_matches(split_name(name)[1], names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            known = ", ".join(names) if names else "none (is gen-core's plugin loaded?)"
             raise UnknownExtractorError(
-                f"unknown feature extractor {name!r}.{hint} Known extractors: {known}."
-            )
+                self._unknown("feature extractor", "extractors", name, self.extractor_claims))
         return info
+
+    def _unknown(self, what: str, plural: str, name: str, claims: Claims) -> str:
+        names = sorted(claims.by_name)
+        close = difflib.get_close_matches(split_name(name)[1], names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(names) if names else "none (is gen-core's plugin loaded?)"
+        unloaded = "".join(f" Plugin {p!r} is {why}." for p, why in sorted(self.unloaded.items()))
+        return f"unknown {what} {name!r}.{hint} Known {plural}: {known}.{unloaded}"
 
     def get(self, name: str) -> ModelInfo:
         """The model ``name`` (or ``PLUGIN:NAME``) picks."""

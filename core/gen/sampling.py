@@ -61,18 +61,36 @@ def parse_labels(text: str, model: Model, n: int) -> tuple[torch.Tensor, int, in
     """``--labels`` -> (label pattern, number of images, images per grid row).
 
     ``all`` gives one row per class (``n // classes`` images each, at least one); a list such as
-    ``3,5`` is repeated to fill ``n`` images."""
+    ``3,5`` (or the class names the data recorded, ``cats,dogs``) is repeated to fill ``n``
+    images."""
     if not model.conditional:
         raise UsageError(f"--labels needs a conditional model; {model.spec.name!r} is not one")
     classes = model.data.num_classes
     if text.strip() == "all":
         per_row = max(1, n // classes)
         return torch.arange(classes).repeat_interleave(per_row), classes * per_row, per_row
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--labels must be 'all' or integers like 0,3,7; got {text!r}") from None
+    names = {name: i for i, name in enumerate(model.data.classes or ())}
+    values = []
+    for item in (v.strip() for v in text.split(",")):
+        if item in names:
+            values.append(names[item])
+            continue
+        try:
+            values.append(int(item))
+        except ValueError:
+            known = f" or class names ({', '.join(names)})" if names else ""
+            raise UsageError(f"--labels must be 'all' or integers like 0,3,7{known}; got "
+                             f"{item!r}") from None
     try:
         return check_labels(model, values), n, None
     except UsageError as exc:
         raise UsageError(f"--{exc}") from None
+
+
+def describe_labels(model: Model, pattern: torch.Tensor) -> str | None:
+    """The classes a label pattern draws, by number and recorded name (``0 cats, 1 dogs``)."""
+    names = model.data.classes
+    if not names:
+        return None
+    seen = list(dict.fromkeys(int(v) for v in pattern))
+    return ", ".join(f"{v} {names[v]}" for v in seen)

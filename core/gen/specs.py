@@ -89,16 +89,21 @@ DATASETS = ("bundled-mnist", "mnist", "fashion-mnist", "cifar10", "image-folder"
 
 
 class DataSpec(StrictSpec):
-    """Which images to train on and how to shape them."""
+    """Which images to train on, how to shape them and how to read them."""
 
-    dataset: Literal["bundled-mnist", "mnist", "fashion-mnist", "cifar10", "image-folder"] = Field(
+    dataset: str = Field(
         "bundled-mnist",
-        description="bundled-mnist ships with gen (MNIST's test split, offline); the others are "
-        "read from `root` (torchvision layout, or a folder of images for image-folder)",
+        description="a registered data set (`gen list-datasets`): bundled-mnist ships with gen "
+        "(MNIST's test split, offline); mnist, fashion-mnist, cifar10, svhn, stl10 and celeba "
+        "are read from `root` in torchvision's layout; image-folder and npz are your own files",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the data set's own options (e.g. image-folder's "
+        "crop), validated by the data set; `gen list-datasets` names the data sets that take any"
     )
     root: str | None = Field(
         None, validate_default=True, description="where the data lives; default "
-        "~/.cache/gen/data (required for image-folder)"
+        "~/.cache/gen/data (required for image-folder and npz)"
     )
     split: Literal["train", "test"] = "train"
     download: bool = Field(False, description="let torchvision download missing files")
@@ -112,13 +117,35 @@ class DataSpec(StrictSpec):
         description="pixels become 0/255 with probability = intensity: once with a fixed seed "
         "(static) or anew for every batch (dynamic; evaluation then uses the static draw)",
     )
+    hflip: bool = Field(
+        False, description="flip each training image left-right with probability 1/2 (for "
+        "likelihood models this changes the modelled distribution to the flipped-symmetric one)"
+    )
+    storage: Literal["auto", "memory", "stream"] = Field(
+        "auto", description="memory: the decoded images in one tensor on the device; stream: "
+        "decoded once into a cache file under $GEN_CACHE/data, read batch by batch; auto: "
+        "memory when the decoded set fits memory_budget_mb, else stream"
+    )
+    memory_budget_mb: int = Field(
+        2048, gt=0, description="the largest decoded set (MiB) that storage=auto keeps in memory"
+    )
+    workers: int = Field(
+        2, ge=0, le=64, description="processes that decode images (the first pass) and read "
+        "streamed batches; 0 does both in the training process"
+    )
 
     @field_validator("root")
     @classmethod
     def _folder_needs_root(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is None and info.data.get("dataset") == "image-folder":
-            raise ValueError("image-folder needs data.root, the folder of images")
+        name = str(info.data.get("dataset", "")).rpartition(":")[2]  # PLUGIN:NAME too
+        needs = _NEEDS_ROOT.get(name)
+        if v is None and needs:
+            raise ValueError(f"{name} needs data.root, {needs}")
         return v
+
+
+_NEEDS_ROOT = {"image-folder": "the folder of images",
+               "npz": "the .npz file (or a folder of train.npz and test.npz)"}
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -199,7 +226,7 @@ TOO_DEEP = "JSON nested too deeply (a spec is a few levels of objects and lists)
 RESUMABLE_OVERRIDES = (
     "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.device", "train.eval_every", "train.compile",
-    "train.channels_last",
+    "train.channels_last", "data.storage", "data.workers", "data.memory_budget_mb",
 )
 
 
@@ -258,7 +285,40 @@ def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Seque
     problems = spec.model.check_data(spec.data)
     if problems:
         raise SpecError(problems, source)
+    spec.data.options = _data_options(spec.data, source)
     return spec
+
+
+def _data_options(data: DataSpec, source: str | None) -> dict[str, Any]:
+    """``data.dataset`` checked against the registered data sets, and ``data.options`` against
+    its options class, with every default filled in (so spec.json shows them)."""
+    from gen.errors import GenError
+    from gen.plugins import get_plugins  # discovery: no torch
+
+    try:
+        info = get_plugins().registry.get_dataset(data.dataset)
+        options = dataset_options(info, data.options)
+    except SpecError as exc:
+        raise SpecError(exc.problems, source) from None
+    except GenError as exc:  # unknown or ambiguous name, a broken options import
+        raise SpecError([("data.dataset", str(exc))], source) from None
+    return {} if options is None else options.model_dump(mode="json")
+
+
+def dataset_options(info: Any, raw: dict[str, Any]) -> BaseModel | None:
+    """``data.options`` as an instance of the data set's options class (None where it declares
+    none); a bad value is a `SpecError` naming ``data.options.FIELD``."""
+    cls = info.options_class()
+    if cls is None:
+        if raw:
+            raise SpecError([("data.options", f"data set {info.name!r} takes no options "
+                                              f"(got {', '.join(sorted(raw))})")])
+        return None
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([(f"data.options.{path}" if path else "data.options", message)
+                         for path, message in render_errors(exc)]) from None
 
 
 def load_json(path: str | Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Discovery commands: list-models, plugins, spec. None of them imports torch."""
+"""Discovery commands: list-models, list-datasets, plugins, spec. None of them imports torch."""
 
 from __future__ import annotations
 
@@ -53,6 +53,27 @@ def list_models(as_json: bool) -> None:
     _warn_broken(Console(stderr=True))
 
 
+@click.command("list-datasets")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_datasets(as_json: bool) -> None:
+    """List the data sets `data.dataset` may name: the core's and every plugin's. A name two
+    plugins register is listed for each, as PLUGIN:NAME, the name that picks it."""
+    datasets = get_plugins().registry.datasets
+    rows = sorted(datasets.items(), key=lambda item: (item[1].plugin, item[0]))
+    if as_json:
+        click.echo(json.dumps([{**d.as_dict(), "name": name, "options": d.options is not None}
+                               for name, d in rows], indent=2))
+        return
+    table = Table("name", "plugin", "labelled", "options", "summary", box=None)
+    for name, d in rows:
+        labelled = {True: "yes", False: "no", None: "if the files say"}[d.labelled]
+        table.add_row(name, f"{d.plugin} {d.version}", labelled,
+                      "yes" if d.options else "no", Text(d.summary))
+    stdout_console().print(table if rows else "no data sets registered (is gen-core's plugin "
+                           "loaded?)")
+    _warn_broken(Console(stderr=True))
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each broken plugin.")
@@ -76,6 +97,8 @@ def _provides(record) -> str:
     parts = [", ".join(record.models)] if record.models else []
     if record.extractors:
         parts.append("extractors: " + ", ".join(record.extractors))
+    if record.datasets:
+        parts.append("data sets: " + ", ".join(record.datasets))
     return "; ".join(parts)
 
 
@@ -100,4 +123,4 @@ def spec(name: str, schema: bool, overrides: tuple[str, ...]) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
-commands = (list_models, plugins, spec)
+commands = (list_models, list_datasets, plugins, spec)

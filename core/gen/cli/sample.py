@@ -25,7 +25,8 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
               "one PNG per image, 000000.png, ... (default RUN_DIR/samples/...png).")
 @checkpoint_option
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
-              "of classes such as 0,3,7 (repeated to fill N).")
+              "of classes such as 0,3,7 or, where the data named them, cats,dogs (repeated "
+              "to fill N); the classes drawn are printed with their names.")
 @click.option("--reconstruct", is_flag=True,
               help="Latent-variable models: rows of held-out images, each followed by their "
               "reconstructions.")
@@ -105,11 +106,14 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
 
     from gen.images import save_grid, save_npz_stream, save_png_folder
     from gen.progress import counting
-    from gen.sampling import batch_labels, parse_labels
+    from gen.sampling import batch_labels, describe_labels, parse_labels
 
     model, pattern, nrow = run.model, None, None
     if labels is not None:
         pattern, num, nrow = parse_labels(labels, model, num)
+        named = describe_labels(model, pattern)
+        if named:
+            click.echo(f"classes{' (one row each)' if nrow else ''}: {named}", err=True)
 
     def drawn():
         with counting(num, "drawing samples") as advance:

@@ -17,6 +17,13 @@ class DataInfo:
     num_classes: int | None
     num_images: int
     binary: bool = False  # pixels are 0 or 255 only (data.binarize), e.g. for Bernoulli outputs
+    classes: tuple[str, ...] | None = None  # class names, classes[label], where the data has them
+
+    def __post_init__(self) -> None:  # a checkpoint's JSON-like dict holds a list
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["classes"] = None if self.classes is None else list(self.classes)
+        return out

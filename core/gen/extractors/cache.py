@@ -1,14 +1,11 @@
-"""Where gen keeps files between runs: ``$GEN_CACHE``, default ``~/.cache/gen``."""
+"""Where extractor weights are kept: under `gen.cache.cache_root`."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-
-def cache_root() -> Path:
-    return Path(os.environ.get("GEN_CACHE") or "~/.cache/gen").expanduser()
+from gen.cache import cache_root
 
 
 def extractor_cache() -> Path:

@@ -22,12 +22,12 @@ import torch
 from rich.console import Console
 from rich.text import Text
 
-from gen.data.datasets import ImageSet, load_dataset
 from gen.data.info import DataInfo
-from gen.data.loader import BatchStream
+from gen.data.loader import BatchStream, StreamedBatches
+from gen.data.storage import training_data
 from gen.device import resolve_device
 from gen.distributed import World
-from gen.errors import CheckpointError, DataError, GenError, TrainingError
+from gen.errors import CheckpointError, GenError, TrainingError
 from gen.images import save_grid
 from gen.launch import launched_world_size, local_rank, stop_requested
 from gen.model import Model
@@ -64,7 +64,7 @@ class _Session:
     Only the main process has a lock, a log and an evaluator."""
 
     model: Model
-    stream: BatchStream
+    stream: BatchStream | StreamedBatches
     data: DataInfo
     world: World | None
     step: int
@@ -83,6 +83,8 @@ class _Session:
         return self.world is None or self.world.is_main
 
     def close(self) -> None:
+        if isinstance(self.stream, StreamedBatches):
+            self.stream.close()
         if self.log is not None:
             self.log.close()
         if self.lock is not None:
@@ -140,16 +142,12 @@ class Trainer:
             ckpt, note = resume_point(self.run, self.spec)
             if note and main:
                 self._say(note)
-        data, model = self._data_and_model(device, world)
-        stream = BatchStream(data, tr.batch_size, tr.seed, device,
-                             rank=world.rank if world else 0,
-                             world_size=world.size if world else 1,
-                             channels_last=tr.channels_last)
+        info, stream, model = self._data_and_model(device, world)
         step = self._restore(ckpt, model, stream, world) if ckpt is not None else 0
         if world is not None and ckpt is None:
             world.broadcast_modules(model.modules)
             _seed_rank(tr.seed, 0, world)
-        session = _Session(model, stream, data.info, world, step, lock=None,
+        session = _Session(model, stream, info, world, step, lock=None,
                            saved_at=step, sampled_at=step)
         failed = None
         if main:
@@ -179,21 +177,18 @@ class Trainer:
             s.close()
             raise
 
-    def _data_and_model(self, device: torch.device,
-                        world: World | None) -> tuple[ImageSet, Model]:
+    def _data_and_model(self, device: torch.device, world: World | None
+                        ) -> tuple[DataInfo, BatchStream | StreamedBatches, Model]:
         seed_everything(self.spec.train.seed)
-        data = load_dataset(self.spec.data)
-        if self.info.conditional and data.info.num_classes is None:
-            raise DataError(
-                f"{self.info.name} is conditional and needs class labels, but the "
-                f"{data.info.name} data has none (for image-folder: one sub-folder per class)"
-            )
+        info, stream = training_data(self.spec.data, self.spec.train, device, world, self._say,
+                                     conditional=self.info.name if self.info.conditional else None)
         with self._plugin_code("__init__"):
-            model = build_model(self.info, self.spec, data.info).to(device)
+            model = build_model(self.info, self.spec, info).to(device)
         _accelerate(model, self.spec, world)
-        return data, model
+        return info, stream, model
 
-    def _restore(self, ckpt: dict[str, Any], model: Model, stream: BatchStream,
+    def _restore(self, ckpt: dict[str, Any], model: Model,
+                 stream: BatchStream | StreamedBatches,
                  world: World | None) -> int:
         try:
             model.load_state_dict(ckpt["state"])
