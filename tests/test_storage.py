@@ -5,7 +5,11 @@ names, npz layouts)."""
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -417,12 +421,6 @@ def test_npz_trains_in_each_layout(tmp_path, layout, labelled):
 def test_ctrl_c_to_the_whole_process_group_stops_a_streaming_run_cleanly(tmp_path, toy_env):
     """Ctrl-C in a terminal signals the reading workers too; the training process still stops
     after its step with a checkpoint (exit 130), with no worker's error."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     run = tmp_path / "run"
     env = {**toy_env, "GEN_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen(
@@ -440,7 +438,7 @@ def test_ctrl_c_to_the_whole_process_group_stops_a_streaming_run_cleanly(tmp_pat
         assert time.monotonic() < deadline, "no checkpoint within 120 s"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "worker" not in err, err
     assert "stopped at step" in " ".join(err.split())
