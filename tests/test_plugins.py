@@ -56,10 +56,10 @@ def test_bad_register_calls_are_rejected():
     plugins = Plugins()
 
     class BadKind:
-        gen_register_models = staticmethod(gen.hookimpl(registers("x", kind="gan-ish")))
+        gen_register_models = staticmethod(gen.hookimpl(registers("x", kind="A Flow!")))
 
     record = plugins.add(BadKind(), "bad-kind")
-    assert "kind 'gan-ish'" in record.error
+    assert "kind 'A Flow!'" in record.error and "lower-case label" in record.error
 
     class MissingField:
         @staticmethod

@@ -22,8 +22,10 @@ def gen_register_models(register: Callable[..., None]) -> None:
 
     Parameters:
         register: call once per model as ``register(name=..., kind=..., conditional=...,
-            summary=..., spec="module:SpecClass", model="module:ModelClass")``. ``kind`` is one of
-            ``adversarial``, ``latent-variable``, ``autoregressive``. ``spec`` and ``model`` are
+            summary=..., spec="module:SpecClass", model="module:ModelClass")``. ``kind`` is an
+            open label grouping models in listings (documented: ``adversarial``,
+            ``latent-variable``, ``autoregressive``, ``flow``); what gen offers a model follows
+            from the methods its class implements, not from its kind. ``spec`` and ``model`` are
             import paths, imported only when a spec is validated or a model is built, so that
             discovery stays cheap (no torch import). ``name`` has no ``:``; a name another
             plugin registers too is kept for both and then picked as ``PLUGIN:NAME``.
