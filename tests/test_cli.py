@@ -20,7 +20,7 @@ print("TORCH-IMPORTED" if "torch" in sys.modules else "NO-TORCH", file=sys.stder
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list-models"], ["list-models", "--json"],
+@pytest.mark.parametrize("args", [["--help"], ["list-datasets"], ["list-datasets", "--json"],
                                   ["plugins"], ["spec", "toy"], ["spec", "toy", "--schema"],
                                   ["train", "--help"], ["sample", "--help"]])
 def test_discovery_commands_do_not_import_torch(args, toy_env):

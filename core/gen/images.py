@@ -69,10 +69,12 @@ def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = Non
 
 
 def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.Tensor],
-                    labels: Callable[[], Iterable[torch.Tensor]] | None = None) -> Path:
+                    labels: Callable[[], Iterable[torch.Tensor]] | None = None,
+                    temperature: float | None = None) -> Path:
     """An .npz file (what `numpy.savez` writes, read by `numpy.load`) of uint8 images of
     ``shape`` (N, C, H, W), written batch by batch as ``images`` yields them, then int64
-    ``labels`` from the batches ``labels()`` yields: memory stays that of one batch."""
+    ``labels`` from the batches ``labels()`` yields: memory stays that of one batch. A
+    sampling ``temperature`` is stored beside them, as ``temperature`` (one float64)."""
     import numpy as np
 
     def write(tmp: Path) -> None:
@@ -82,6 +84,9 @@ def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.T
             if labels is not None:
                 _write_npy(archive, "labels.npy", np.int64, shape[:1],
                            (batch.detach().cpu().numpy() for batch in labels()))
+            if temperature is not None:
+                _write_npy(archive, "temperature.npy", np.float64, (1,),
+                           [np.array([temperature])])
 
     return atomic_write(path, write)
 

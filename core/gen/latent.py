@@ -1,32 +1,23 @@
 """What people train a VAE to look at: features, reconstructions and latent interpolations.
 
-Everything here needs a `gen.LatentVariableModel` (``encode``/``decode``); other models get a
-clear error rather than an AttributeError.
+Everything here needs ``encode`` (and ``decode``, for images); other models get an error naming
+the method they lack (`gen.capabilities.require`) rather than an AttributeError.
 """
 
 from __future__ import annotations
 
 import torch
 
+from gen.capabilities import require
 from gen.data.datasets import ImageSet
 from gen.data.loader import sequential_batches
-from gen.errors import GenError
 from gen.model import Model
-from gen.protocols import LatentVariableModel
-
-
-def require_latent(model: Model, what: str) -> None:
-    if not isinstance(model, LatentVariableModel):
-        raise GenError(
-            f"{what} needs a latent-variable model (with encode/decode); "
-            f"{model.spec.name!r} is not one"
-        )
 
 
 @torch.no_grad()
 def encode_all(model: Model, data: ImageSet, batch_size: int = 512) -> torch.Tensor:
     """Posterior means of every image of ``data``, (N, latent_dim), on the CPU."""
-    require_latent(model, "encoding")
+    require(model, "encode", "encoding")
     chunks = []
     for images, labels in sequential_batches(data, batch_size, model.device):
         chunks.append(model.encode(images, labels if model.conditional else None).cpu())
@@ -45,7 +36,7 @@ def pick(data: ImageSet, n: int, seed: int, device: torch.device):
 @torch.no_grad()
 def reconstruction_grid(model: Model, images: torch.Tensor, labels, per_row: int = 8):
     """Rows of originals, each followed by the row of their reconstructions."""
-    require_latent(model, "--reconstruct")
+    require(model, "reconstruct", "--reconstruct")
     y = labels if model.conditional else None
     recon = model.decode(model.encode(images, y), y)
     rows = []
@@ -62,7 +53,7 @@ def interpolation_grid(model: Model, images: torch.Tensor, labels,
                        steps: int = INTERPOLATION_STEPS):
     """One row per pair of images: decoded points on the straight line between their latent
     means, from the first image's latent (left) to the second's (right)."""
-    require_latent(model, "--interpolate")
+    require(model, "reconstruct", "--interpolate")
     pairs = images.shape[0] // 2
     y = labels if model.conditional else None
     z = model.encode(images[: 2 * pairs], None if y is None else y[: 2 * pairs])

@@ -25,14 +25,19 @@ class Model(abc.ABC):
     update goes through `optimize`, which the core's runtime turns into mixed-precision and
     multi-process updates.
 
-    ``likelihood`` says what ``log_prob(x, y=None)`` (per image, in nats) returns, if the family
-    has one: ``"exact"`` (autoregressive models) or ``"lower-bound"`` (the ELBO of a VAE, which
-    then also offers ``iw_log_prob`` for an importance-weighted estimate; see
-    `gen.protocols.LatentVariableModel`). ``gen evaluate`` reads it to choose its metrics.
+    ``likelihood`` says what ``log_prob(x, y=None)`` (per image, in nats, of the discrete image:
+    256 bins per sub-pixel, 2 for binary data) returns, if the family has one: ``"exact"``
+    (autoregressive models) or ``"lower-bound"`` (a VAE's ELBO, a dequantised flow), which may
+    add ``iw_log_prob`` for an importance-weighted estimate; ``likelihood_estimator`` names it.
+    What gen offers a model follows from the methods it implements (`gen.capabilities`); the
+    whole contract is in docs/plugins.md.
     ``eager_modules`` names the modules ``train.compile`` must not compile.
     """
 
     likelihood: ClassVar[Literal["exact", "lower-bound"] | None] = None
+    # What ``log_prob`` computes, in a few words, printed with every nll it gives (e.g.
+    # "uniform dequantisation, one draw per image"); None reads as "exact" or "lower bound".
+    likelihood_estimator: ClassVar[str | None] = None
     # Modules `train.compile` leaves eager: those torch.compile cannot train (a network
     # differentiated twice, say).
     eager_modules: ClassVar[frozenset[str]] = frozenset()

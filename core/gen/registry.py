@@ -65,7 +65,16 @@ class ModelInfo:
         return self._load(self.spec, "spec")
 
     def model_class(self) -> type:
-        return self._load(self.model, "model")
+        """The model class, checked for what gen reads from it (its declared likelihood): a
+        class that declares it wrongly is a `PluginError` naming the attribute."""
+        cls = self._load(self.model, "model")
+        from gen.capabilities import check_model_class  # no torch
+
+        problems = check_model_class(cls)
+        if problems:
+            raise PluginError(f"plugin {self.plugin!r}: model {self.name!r} "
+                              f"({self.model}): {'; '.join(problems)}")
+        return cls
 
     @property
     def qualified(self) -> str:

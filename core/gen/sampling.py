@@ -12,23 +12,30 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from gen.capabilities import require
 from gen.errors import UsageError
 from gen.images import to_uint8
 from gen.model import Model
 
 
 def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-                     batch_size: int = 256) -> Iterator[torch.Tensor]:
+                     batch_size: int = 256, temperature: float | None = None
+                     ) -> Iterator[torch.Tensor]:
     """``n`` samples as uint8 batches (at most ``batch_size``, C, H, W) on the CPU, drawn from
     one generator seeded with ``seed``. ``labels`` (a conditional model's classes) repeat to
-    fill ``n``; without them the classes cycle 0, 1, 2, ..."""
+    fill ``n``; without them the classes cycle 0, 1, 2, ... A ``temperature`` goes to a model
+    whose ``sample`` takes one (a flow's prior scaled by it), and is an error for others."""
+    extra = {}
+    if temperature is not None:
+        require(model, "temperature", "a sampling temperature")
+        extra["temperature"] = temperature
     g = torch.Generator(device=model.device).manual_seed(seed)
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
         y = batch_labels(model, labels, start, count)
         with torch.no_grad():
             images = model.sample(count, labels=None if y is None else y.to(model.device),
-                                  generator=g)
+                                  generator=g, **extra)
         yield to_uint8(images)
 
 

@@ -33,6 +33,7 @@ class ToyDensity(gen.Model):
         self.optimize("net", loss)
         return {"nll": loss.detach()}
 
+    @torch.no_grad()
     def sample(self, n, labels=None, generator=None):
         p = torch.sigmoid(self.net.logits).expand(n, *self.net.logits.shape)
         return torch.bernoulli(p, generator=generator) * 2 - 1

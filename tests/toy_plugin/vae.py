@@ -32,16 +32,21 @@ class ToyVAE(gen.Model):
         target = (x.flatten(1) > 0).float().expand_as(logits)
         return -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
 
-    def log_prob(self, x, y=None):
+    def _elbo(self, x, generator=None):
         mu, logvar = self._posterior(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        z = mu + eps * (0.5 * logvar).exp()
         kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
         return self._log_px(x, z) - kl
+
+    def log_prob(self, x, y=None):  # scoring: noise of its own, never the training RNG
+        return self._elbo(x, torch.Generator(device=x.device).manual_seed(0))
 
     def iw_log_prob(self, x, y=None, samples=1000):
         mu, logvar = self._posterior(x)
         std = (0.5 * logvar).exp()
-        z = mu + torch.randn(samples, *mu.shape) * std  # (K, N, D)
+        g = torch.Generator(device=x.device).manual_seed(0)
+        z = mu + torch.randn(samples, *mu.shape, generator=g, device=x.device) * std
         normal = torch.distributions.Normal
         log_w = (self._log_px(x, z) + normal(0, 1).log_prob(z).sum(-1)
                  - normal(mu, std).log_prob(z).sum(-1))
@@ -55,10 +60,11 @@ class ToyVAE(gen.Model):
 
     def train_step(self, next_batch):
         images, _ = next_batch()
-        loss = -self.log_prob(images).mean()
+        loss = -self._elbo(images).mean()
         self.optimize("vae", loss)
         return {"loss": loss.detach()}
 
+    @torch.no_grad()
     def sample(self, n, labels=None, generator=None):
         z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
         return self.decode(z)

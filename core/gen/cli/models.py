@@ -1,4 +1,5 @@
-"""Discovery commands: list-models, list-datasets, plugins, spec. None of them imports torch."""
+"""Discovery commands: list-models, list-datasets, plugins, spec. Only list-models imports
+torch (a model's capabilities are read from its class); the others stay cheap."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.text import Text
 
 from gen import specs
 from gen.cli.output import stdout_console
-from gen.errors import UsageError
+from gen.errors import GenError, UsageError
 from gen.plugins import get_plugins
 
 
@@ -32,25 +33,53 @@ def _warn_contested(console: Console) -> None:
         )
 
 
+def _capabilities(info) -> tuple[list[str] | None, str | None]:
+    """What gen offers the model, read from its class (importing it, and torch): the list, or
+    None and why the class cannot be loaded."""
+    from gen.capabilities import capabilities
+
+    try:
+        return capabilities(info.model_class()), None
+    except GenError as exc:
+        return None, str(exc)
+
+
 @click.command("list-models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_models(as_json: bool) -> None:
-    """List the models of every installed plugin. A name two plugins register is listed for
-    each, as PLUGIN:MODEL, the name that picks it."""
-    registry = get_plugins().registry
+    """List the models of every installed plugin and what gen offers each (its capabilities,
+    read from the methods its class implements: this imports the model classes). A name two
+    plugins register is listed for each, as PLUGIN:MODEL, the name that picks it."""
+    plugins = get_plugins()
+    registry = plugins.registry
     models = list(registry)
+    found = {m.qualified: _capabilities(m) for m in models}
     if as_json:
-        click.echo(json.dumps([m.as_dict() for m in models], indent=2))
+        click.echo(json.dumps([{**m.as_dict(), "capabilities": found[m.qualified][0],
+                                "error": found[m.qualified][1]} for m in models], indent=2))
         return
     contested = registry.contested()
-    table = Table("name", "plugin", "kind", "conditional", "summary", box=None)
+    table = Table("name", "plugin", "kind", "conditional", "capabilities", "summary", box=None)
     for m in models:
         name = m.qualified if m.name in contested else m.name
+        caps, error = found[m.qualified]
         table.add_row(name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
-                      Text(m.summary))
-    stdout_console().print(table if models else "no models installed (try `pip install gen-gan`)")
-    _warn_contested(Console(stderr=True))
-    _warn_broken(Console(stderr=True))
+                      Text(", ".join(caps) if caps is not None else "broken (below)",
+                           style="" if caps is not None else "red"), Text(m.summary))
+    if models:
+        stdout_console().print(table)
+    elif plugins.broken:
+        stdout_console().print(f"no models available: {len(plugins.broken)} plugin(s) could "
+                               "not be loaded (below; `gen plugins` says why)")
+    else:
+        stdout_console().print("no models installed (try `pip install gen-gan`)")
+    err = Console(stderr=True)
+    for qualified, (_, error) in found.items():
+        if error:
+            err.print(f"warning: model {qualified} cannot be loaded: {error}", markup=False,
+                      highlight=False, soft_wrap=True)
+    _warn_contested(err)
+    _warn_broken(err)
 
 
 @click.command("list-datasets")

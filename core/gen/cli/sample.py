@@ -33,12 +33,16 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--interpolate", is_flag=True,
               help="Latent-variable models: N rows decoding the line between the latents of "
               "two held-out images.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=None,
+              help="Models whose sample() takes a temperature (flows): scale the prior's "
+              "spread (below 1: smoother, more typical images). Recorded in the default file "
+              "name and in an .npz.")
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
-           labels: str | None, reconstruct: bool, interpolate: bool, device: str,
-           batch_size: int) -> None:
+           labels: str | None, reconstruct: bool, interpolate: bool, temperature: float | None,
+           device: str, batch_size: int) -> None:
     """Draw N samples from the weights of a run."""
     folder = out is not None and _is_folder(out)
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
@@ -46,6 +50,9 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
                          f"folder of PNGs, got {out!r}")
     if sum([reconstruct, interpolate, labels is not None]) > 1:
         raise UsageError("--labels, --reconstruct and --interpolate exclude each other")
+    if temperature is not None and (reconstruct or interpolate):
+        raise UsageError("--temperature applies to drawn samples, not --reconstruct or "
+                         "--interpolate")
 
     from gen.latent import INTERPOLATION_STEPS  # imports torch
     from gen.run.handle import load_run
@@ -59,9 +66,14 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
 
     run = load_run(run_dir, checkpoint, device)
     mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
-    path = _make_folder(Path(out)) if folder else _out_path(out, run, mode, seed)
+    if temperature is not None:
+        from gen.capabilities import require
+
+        require(run.model, "temperature", "--temperature")
+    path = (_make_folder(Path(out)) if folder
+            else _out_path(out, run, mode, seed, temperature))
     if mode == "sample":
-        num = _draw(run, num, seed, labels, batch_size, path, folder)
+        num = _draw(run, num, seed, labels, batch_size, path, folder, temperature)
     else:
         from gen.images import save_grid, save_npz, save_png_folder
 
@@ -73,7 +85,8 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
         else:
             save_grid(images, path, nrow)
         num = images.shape[0]
-    click.echo(f"{num} images ({mode}) from step {run.step} -> {path}")
+    at = "" if temperature is None else f", temperature {temperature:g}"
+    click.echo(f"{num} images ({mode}{at}) from step {run.step} -> {path}")
 
 
 def _is_folder(out: str) -> bool:
@@ -81,8 +94,9 @@ def _is_folder(out: str) -> bool:
     return out.endswith(("/", os.sep)) or Path(out).is_dir()
 
 
-def _out_path(out: str | None, run, mode: str, seed: int) -> Path:
-    default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}.png"
+def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None) -> Path:
+    at = "" if temperature is None else f"-t{temperature:g}"
+    default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
     path = Path(out) if out else default
     _make_folder(path.parent)
     return path
@@ -99,7 +113,7 @@ def _make_folder(folder: Path) -> Path:
 
 
 def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path,
-          folder: bool) -> int:
+          folder: bool, temperature: float | None) -> int:
     """Draw the samples batch by batch into ``path`` (a folder of PNGs and .npz streamed, .png
     as one grid); returns how many were drawn."""
     import torch
@@ -117,7 +131,7 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
 
     def drawn():
         with counting(num, "drawing samples") as advance:
-            for images in run.sample_batches(num, seed, pattern, batch_size):
+            for images in run.sample_batches(num, seed, pattern, batch_size, temperature):
                 advance(images.shape[0])
                 yield images
 
@@ -130,17 +144,18 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
     elif path.suffix.lower() == ".npz":
         d = model.data
         save_npz_stream(path, (num, d.channels, d.image_size, d.image_size), drawn(),
-                        label_batches if model.conditional else None)
+                        label_batches if model.conditional else None, temperature)
     else:
         save_grid(torch.cat(list(drawn())), path, nrow)
     return num
 
 
 def _held_out_grid(run, mode: str, num: int, seed: int):
+    from gen.capabilities import require
     from gen.data.datasets import held_out, load_dataset
-    from gen.latent import interpolation_grid, pick, reconstruction_grid, require_latent
+    from gen.latent import interpolation_grid, pick, reconstruction_grid
 
-    require_latent(run.model, f"--{mode}")
+    require(run.model, "reconstruct", f"--{mode}")
     data = load_dataset(held_out(run.spec.data, "test"))
     count = min(num, data.images.shape[0]) if mode == "reconstruct" else 2 * num
     images, labels = pick(data, count, seed, run.model.device)

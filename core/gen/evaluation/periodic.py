@@ -16,6 +16,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
+from gen.capabilities import require
 from gen.data.datasets import held_out, load_dataset
 from gen.errors import GenError
 from gen.evaluation.coverage import CoverageProbe
@@ -27,7 +28,6 @@ from gen.evaluation.evaluate import (
     build_scorer,
 )
 from gen.evaluation.quality import QUALITY_METRICS
-from gen.latent import require_latent
 from gen.model import Model
 from gen.seeding import preserved_rng
 from gen.specs import RunSpec
@@ -85,12 +85,9 @@ def eval_mode(model: Model):
 
 def _check_applicable(metric: str, model: Model) -> None:
     name = model.spec.name
-    if metric in ("nll", "elbo") and model.likelihood is None:
-        raise GenError(
-            f"train.eval_metric={metric}: {name!r} has no likelihood; use fid, kid, precision "
-            "or recall"
-        )
+    if metric in ("nll", "elbo"):
+        require(model, "nll", f"train.eval_metric={metric}")
     if metric == "elbo" and model.likelihood != "lower-bound":
         raise GenError(f"train.eval_metric=elbo: {name!r} has an exact likelihood; use nll")
     if metric == "probe":
-        require_latent(model, "train.eval_metric=probe")
+        require(model, "encode", "train.eval_metric=probe")

@@ -157,20 +157,22 @@ class Run:
         return plugin_code(self.name, self.model_info.plugin, where)
 
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
-               batch_size: int = 256) -> torch.Tensor:
+               batch_size: int = 256, temperature: float | None = None) -> torch.Tensor:
         """``n`` images as uint8 ``(n, C, H, W)`` on the CPU. The same seed (and batch size)
         gives the same images. ``labels`` (conditional models) are repeated to fill ``n``;
-        without them the classes cycle 0, 1, 2, ..."""
-        return torch.cat(list(self.sample_batches(n, seed, labels, batch_size)))
+        without them the classes cycle 0, 1, 2, ... ``temperature``: for models whose
+        ``sample`` takes one (flows)."""
+        return torch.cat(list(self.sample_batches(n, seed, labels, batch_size, temperature)))
 
     def sample_batches(self, n: int, seed: int = 0,
                        labels: Sequence[int] | torch.Tensor | None = None,
-                       batch_size: int = 256) -> Iterator[torch.Tensor]:
+                       batch_size: int = 256,
+                       temperature: float | None = None) -> Iterator[torch.Tensor]:
         """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("sample"):
-            yield from generate_batches(model, n, seed, pattern, batch_size)
+            yield from generate_batches(model, n, seed, pattern, batch_size, temperature)
 
     def metrics(self) -> list[dict[str, Any]]:
         """metrics.jsonl, one dict per line: training logs (step, losses, images_per_s,
@@ -211,10 +213,11 @@ class Run:
                batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A latent-variable model's posterior means of a data split, (N, latent_dim) float on
         the CPU, and the images' labels (None for unlabelled data)."""
+        from gen.capabilities import require
         from gen.data.datasets import held_out, load_dataset
-        from gen.latent import encode_all, require_latent
+        from gen.latent import encode_all
 
-        require_latent(self.model, "encoding")
+        require(self.model, "encode", "encoding")
         data = load_dataset(held_out(self.spec.data, split, limit))
         with self.plugin_code("encode"):
             return encode_all(self.model, data, batch_size), data.labels

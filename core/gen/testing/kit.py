@@ -204,6 +204,115 @@ class ModelConformance:
             "register(conditional=...) disagrees with the built model's `conditional`"
         )
 
+    def test_every_trained_parameter_is_in_modules(self, info):
+        """Checkpoints save ``self.modules``: a parameter an optimizer trains outside them is
+        lost on resume (and a multi-process run would not average its gradients)."""
+        model, _ = _tiny_model(info, self.tiny)
+        owned = {id(p) for m in model.modules.values() for p in m.parameters()}
+        for name, opt in model.optimizers.items():
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    assert id(p) in owned, (
+                        f"optimizer {name!r} trains a parameter of shape {tuple(p.shape)} that "
+                        "is in no module of self.modules: put its module there so checkpoints "
+                        "save it")
+
+    def test_sample_is_no_grad_and_on_the_model_device(self, info):
+        """``sample`` builds no graph (it runs under torch.no_grad()) and returns images on the
+        model's device, whatever the caller's grad mode."""
+        import torch
+
+        model, _ = _tiny_model(info, self.tiny)
+        model.train(False)
+        with torch.enable_grad():
+            images = model.sample(2, generator=torch.Generator().manual_seed(0))
+        assert not images.requires_grad, (
+            "sample() returned images that require grad: decorate it with @torch.no_grad()")
+        assert images.device == model.device, (
+            f"sample() returned images on {images.device}, the model is on {model.device}")
+        bad = (~torch.isfinite(images)).sum().item()
+        assert bad == 0, f"sample() returned {bad} non-finite values"
+
+    def test_log_prob_contract(self, info):
+        """For models with a likelihood: ``log_prob`` gives (N,) finite nats, the same for the
+        same images, draws nothing from the global RNG (evaluation must not move training's
+        random stream) and lets gradients flow to the parameters."""
+        import torch
+
+        from gen.capabilities import capabilities
+
+        model, stream = _tiny_model(info, self.tiny)
+        if "nll" not in capabilities(type(model)):
+            pytest.skip(f"{self.model} declares no likelihood")
+        images, labels = stream()
+        y = labels if model.conditional else None
+        model.train(False)
+        state = torch.get_rng_state()
+        with torch.no_grad():
+            first, second = model.log_prob(images, y), model.log_prob(images, y)
+        assert torch.equal(torch.get_rng_state(), state), (
+            "log_prob drew from the global RNG: draw any noise from a torch.Generator of its own")
+        assert first.shape == (images.shape[0],), (
+            f"log_prob must return one value per image, shape ({images.shape[0]},); got "
+            f"{tuple(first.shape)}")
+        assert torch.isfinite(first).all(), (
+            f"log_prob returned non-finite values: min {first.min().item()}, max "
+            f"{first.max().item()}")
+        assert torch.equal(first, second), "log_prob gave two values for the same images"
+        model.log_prob(images, y).sum().backward()
+        grads = [p.grad for m in model.modules.values() for p in m.parameters()
+                 if p.grad is not None]
+        assert grads, "no gradient reached any parameter through log_prob"
+        assert all(torch.isfinite(g).all() for g in grads), "log_prob's gradients are not finite"
+
+    def test_probabilities_over_every_2x2_binary_image(self, info):
+        """On 2x2 binary images (16 in all) the probabilities ``log_prob`` gives sum to 1 for
+        an exact model, and to at most 1 for a lower bound: the measure is right."""
+        import dataclasses
+        import itertools
+
+        import torch
+
+        from gen.capabilities import capabilities
+
+        spec = tiny_spec(info, self.tiny)
+        cls = info.model_class()
+        if "nll" not in capabilities(cls):
+            pytest.skip(f"{self.model} declares no likelihood")
+        model, _ = _tiny_model(info, self.tiny)
+        data = dataclasses.replace(model.data, channels=1, image_size=2, binary=True,
+                                   num_images=16)
+        grid = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=4))).view(16, 1, 2, 2)
+        try:
+            model = cls(spec.model, data)
+            model.train(False)
+            y = torch.zeros(16, dtype=torch.long) if model.conditional else None
+            with torch.no_grad():
+                log_p = model.log_prob(grid, y)
+        except (RuntimeError, ValueError) as exc:  # an architecture that needs larger images
+            pytest.skip(f"{self.model} cannot score 2x2 binary images: {exc}")
+        total = log_p.double().exp().sum().item()
+        if model.likelihood == "exact":
+            assert abs(total - 1) < 1e-4, (
+                f"an exact likelihood must sum to 1 over all 16 binary 2x2 images; got {total}")
+        else:
+            assert total <= 1 + 1e-4, (
+                f"a lower bound must sum to at most 1 over all 16 binary 2x2 images; got {total}")
+
+    def test_evaluate_nll_end_to_end(self, info, tiny_run):
+        """``gen evaluate --metrics nll`` on the tiny run: finite bits/dim, the estimator
+        named."""
+        import math
+
+        from gen.capabilities import capabilities
+        from gen.run.handle import Run
+
+        if "nll" not in capabilities(info.model_class()):
+            pytest.skip(f"{self.model} declares no likelihood")
+        run = Run(tiny_run.run.root, device="cpu", plugins=discover())
+        record = run.evaluate("nll", limit=16, iw_samples=4, record=False)["nll"]
+        assert math.isfinite(record["bits_per_dim"]) and record["estimator"], record
+
     def test_import_does_not_import_torch(self):
         code = textwrap.dedent(f"""
             import sys

@@ -453,6 +453,9 @@ def _step_output_problem(losses: Any) -> str | None:
             return f"{name!r}: {type(value).__name__}"
         if value.numel() != 1:
             return f"{name!r}: a tensor of shape {tuple(value.shape)}"
+        if value.requires_grad:
+            return (f"{name!r}: a tensor that still requires grad (it keeps the step's graph "
+                    "alive until the next log line): return loss.detach()")
     return None
 
 

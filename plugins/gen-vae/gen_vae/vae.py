@@ -28,6 +28,7 @@ from gen_vae.specs import VariationalSpec
 
 class VAE(gen.Model):
     likelihood = "lower-bound"
+    likelihood_estimator = "ELBO"
 
     # Images decoded at once by iw_log_prob (images x samples per chunk): bounds its memory.
     iw_batch = 4096
@@ -53,13 +54,16 @@ class VAE(gen.Model):
     # -- training ------------------------------------------------------------------------------
 
     def elbo_terms(
-        self, x: torch.Tensor, y: torch.Tensor | None = None
+        self, x: torch.Tensor, y: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(log p(x|z) for one z ~ q(z|x), KL(q(z|x) || p(z))), each (N,) in nats, with
-        gradients. Their difference is an unbiased one-sample estimate of the ELBO."""
+        gradients. Their difference is an unbiased one-sample estimate of the ELBO. The noise
+        comes from ``generator``, or from the global RNG (training) when it is None."""
         x, y = self._inputs(x, y)
         mu, log_var = self.encoder(x, y)
-        z = bounds.reparameterise(mu, log_var)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = bounds.reparameterise(mu, log_var, eps)
         log_px = self.output.log_prob(self.decoder(z, y), self.output.target(x))
         return log_px, bounds.kl_to_standard_normal(mu, log_var)
 
@@ -81,12 +85,13 @@ class VAE(gen.Model):
 
     # -- likelihoods ---------------------------------------------------------------------------
 
-    @torch.no_grad()
     def log_prob(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The ELBO per image in nats, shape (N,): a *lower bound* on log p(x) (log p(x|y) for
-        a conditional model), estimated with one z ~ q(z|x) drawn from the global RNG and the KL
-        in closed form. Always the true bound (beta = 1), whatever the training beta."""
-        log_px, kl = self.elbo_terms(x, y)
+        a conditional model), estimated with one z ~ q(z|x) and the KL in closed form. Always
+        the true bound (beta = 1), whatever the training beta. The z comes from a generator of
+        its own, seeded alike at every call: the same images give the same value, and scoring
+        never moves the training RNG."""
+        log_px, kl = self.elbo_terms(x, y, _scoring_generator(x.device))
         return log_px - kl
 
     @torch.no_grad()
@@ -102,20 +107,23 @@ class VAE(gen.Model):
             raise gen.GenError(f"iw_log_prob needs at least one sample (got {samples})")
         x, y = self._inputs(x, y)
         per_block = max(1, self.iw_batch)
+        generator = _scoring_generator(x.device)
         parts = [
             self._iw_block(x[i : i + per_block], None if y is None else y[i : i + per_block],
-                           samples)
+                           samples, generator)
             for i in range(0, x.shape[0], per_block)
         ]
         return torch.cat(parts) if parts else x.new_zeros(0)
 
-    def _iw_block(self, x: torch.Tensor, y: torch.Tensor | None, samples: int) -> torch.Tensor:
+    def _iw_block(self, x: torch.Tensor, y: torch.Tensor | None, samples: int,
+                  generator: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
         mu, log_var = self.encoder(x, y)
         target = self.output.target(x)
 
         def log_weights(c: int) -> torch.Tensor:
-            z = bounds.reparameterise(mu, log_var, torch.randn(c, *mu.shape, device=mu.device))
+            eps = torch.randn(c, *mu.shape, generator=generator, device=mu.device)
+            z = bounds.reparameterise(mu, log_var, eps)
             flat_z = z.reshape(c * n, -1)  # sample-major: row i * n + j is image j
             flat_y = None if y is None else y.repeat(c)
             params = self.decoder(flat_z, flat_y)
@@ -191,3 +199,9 @@ class VAE(gen.Model):
         if y.shape[0] != n:
             raise gen.GenError(f"got {y.shape[0]} labels for {n} images")
         return y
+
+
+def _scoring_generator(device: torch.device) -> torch.Generator:
+    """The noise of a likelihood estimate: fixed, so scores are repeatable, and apart from the
+    global RNG that training draws from."""
+    return torch.Generator(device=device).manual_seed(0)

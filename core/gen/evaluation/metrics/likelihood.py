@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gen.capabilities import capabilities, estimator_name, require
 from gen.data.batch import Batch
 from gen.errors import GenError
 from gen.model import Model
@@ -24,16 +25,18 @@ from gen.model import Model
 def negative_log_likelihood(
     model: Model, batches: Iterable[Batch], metric: str = "nll", iw_samples: int = 1000
 ) -> dict[str, Any]:
-    """``nll``: exact for ``likelihood == "exact"``, else the importance-weighted estimate with
-    ``iw_samples`` draws; ``elbo``: the negative ELBO of a latent-variable model (an upper
-    bound on the NLL). Sums in float64 so the mean does not depend on the batch size. For a
-    conditional model both are of p(x|y), given each image's label."""
+    """``nll``: exact for ``likelihood == "exact"``; for a lower bound, the importance-weighted
+    estimate with ``iw_samples`` draws where the model has ``iw_log_prob``, else the negated
+    bound itself (an upper bound on the NLL); ``elbo``: the negated bound of a lower-bound
+    model, named as the model names it (an upper bound on the NLL). Sums in float64 so the mean
+    does not depend on the batch size. For a conditional model both are of p(x|y), given each
+    image's label."""
     estimator = _estimator(model, metric, iw_samples)
     total, count = torch.zeros((), dtype=torch.float64), 0
     with torch.no_grad():
         for images, labels in batches:
             y = labels if model.conditional else None
-            if estimator.startswith("importance"):
+            if metric == "nll" and estimator.startswith("importance"):
                 log_p = model.iw_log_prob(images, y, samples=iw_samples)
             else:
                 log_p = model.log_prob(images, y)
@@ -61,14 +64,17 @@ def quantity(model: Model) -> str:
 
 
 def _estimator(model: Model, metric: str, iw_samples: int) -> str:
-    kind = model.likelihood
-    name = model.spec.name
-    if kind is None:
-        raise GenError(f"{metric}: {name!r} has no likelihood (only density models do)")
+    """How the value is computed, in the model's own words: exact, importance-weighted (where
+    the model has ``iw_log_prob``), or its bound, named as it names it."""
+    require(model, "nll", metric)
+    own = estimator_name(model)
     if metric == "elbo":
-        if kind != "lower-bound":
-            raise GenError(f"elbo: {name!r} has an exact likelihood; use --metrics nll")
-        return "negative ELBO (upper bound)"
-    if kind == "exact":
-        return "exact"
-    return f"importance-weighted, K={iw_samples}"
+        if model.likelihood != "lower-bound":
+            raise GenError(f"elbo: {model.spec.name!r} has an exact likelihood; use --metrics "
+                           "nll")
+        return f"negative {own} (upper bound)"
+    if model.likelihood == "exact":
+        return own
+    if "iw-nll" in capabilities(type(model)):
+        return f"importance-weighted, K={iw_samples}"
+    return f"negative {own} (upper bound)"

@@ -1,0 +1,98 @@
+"""What gen offers a model follows from what its class implements, never from its ``kind``.
+
+| capability | the class implements | what it enables |
+|---|---|---|
+| ``sample`` | ``sample`` | gen sample; fid, kid, precision, recall |
+| ``temperature`` | ``sample(..., temperature=...)`` | gen sample --temperature |
+| ``nll`` | ``log_prob``, ``likelihood`` | --metrics nll (elbo for a bound), eval_metric=nll |
+| ``iw-nll`` | ``iw_log_prob`` | nll as an importance-weighted estimate |
+| ``encode`` | ``encode`` | gen encode, --metrics probe |
+| ``reconstruct`` | ``encode`` and ``decode`` | gen sample --reconstruct, --interpolate |
+
+`check_model_class` validates a class when it is loaded; `require` turns a missing capability
+into an error that names the method which would provide it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from gen.errors import UsageError
+
+LIKELIHOODS = ("exact", "lower-bound")
+
+# capability -> (the members that provide it, what they enable)
+CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "sample": (("sample",), "gen sample; fid, kid, precision, recall"),
+    "temperature": (("sample(temperature=)",), "gen sample --temperature"),
+    "nll": (("log_prob", "likelihood"), "--metrics nll (elbo for a bound), eval_metric=nll"),
+    "iw-nll": (("iw_log_prob",), "nll as an importance-weighted estimate"),
+    "encode": (("encode",), "gen encode, --metrics probe"),
+    "reconstruct": (("encode", "decode"), "gen sample --reconstruct and --interpolate"),
+}
+
+
+def _has(cls: Any, name: str) -> bool:
+    return callable(getattr(cls, name, None))
+
+
+def capabilities(cls: Any) -> list[str]:
+    """The capabilities of a model class (or instance), in `CAPABILITIES` order."""
+    found = []
+    if _has(cls, "sample"):
+        found.append("sample")
+        try:
+            if "temperature" in inspect.signature(cls.sample).parameters:
+                found.append("temperature")
+        except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+            pass
+    if _has(cls, "log_prob") and getattr(cls, "likelihood", None) in LIKELIHOODS:
+        found.append("nll")
+    if _has(cls, "iw_log_prob"):
+        found.append("iw-nll")
+    if _has(cls, "encode"):
+        found.append("encode")
+        if _has(cls, "decode"):
+            found.append("reconstruct")
+    return found
+
+
+def check_model_class(cls: Any) -> list[str]:
+    """Problems with a model class's declared likelihood: an unknown ``likelihood`` value (a
+    typo is never read as a bound), one without ``log_prob``, an estimator that is not text."""
+    problems = []
+    likelihood = getattr(cls, "likelihood", None)
+    if likelihood is not None and likelihood not in LIKELIHOODS:
+        problems.append(f"likelihood = {likelihood!r}; expected 'exact', 'lower-bound' or None")
+    elif likelihood is not None and not _has(cls, "log_prob"):
+        problems.append(f"likelihood = {likelihood!r} but the class has no log_prob(x, y=None)")
+    estimator = getattr(cls, "likelihood_estimator", None)
+    if estimator is not None and not isinstance(estimator, str):
+        problems.append(f"likelihood_estimator = {estimator!r}; expected a short text or None")
+    return problems
+
+
+def require(model: Any, capability: str, what: str) -> None:
+    """A `UsageError` (exit 2) when ``model`` lacks ``capability``, naming the member(s) its
+    class would need."""
+    if capability in capabilities(type(model)):
+        return
+    members, _ = CAPABILITIES[capability]
+    missing = [m for m in members if not (
+        _has(model, m.split("(")[0]) if m != "likelihood"
+        else getattr(model, "likelihood", None) in LIKELIHOODS)]
+    name = getattr(getattr(model, "spec", None), "name", type(model).__name__)
+    if capability == "temperature":
+        raise UsageError(f"{what} needs a model whose sample() takes a temperature keyword "
+                         f"(a flow's); that of {name!r} does not")
+    raise UsageError(f"{what} needs {' and '.join(members)}; {name!r} has no "
+                     f"{' and no '.join(missing)}")
+
+
+def estimator_name(model: Any) -> str:
+    """What ``log_prob`` computes, as the model names it."""
+    own = getattr(model, "likelihood_estimator", None)
+    if own:
+        return own
+    return "exact" if getattr(model, "likelihood", None) == "exact" else "lower bound"
