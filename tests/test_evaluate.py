@@ -24,6 +24,8 @@ from gen.evaluation.metrics.probe import linear_probe_accuracy
 from gen.run.handle import load_run
 from gen.specs import DataSpec
 
+NO_LIKELIHOOD = "needs log_prob and likelihood; 'toy' has no log_prob and no likelihood"
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -158,15 +160,17 @@ def test_vae_elbo_bounds_the_importance_weighted_nll(trained):
 def test_metrics_that_do_not_apply_are_clear_errors(trained):
     gan, density = trained("toy", steps=2), trained("toy-density", steps=2)
     result = invoke("evaluate", str(gan), "--metrics", "nll")
-    assert result.exit_code == 1 and "'toy' has no likelihood" in result.output
+    assert result.exit_code == 1 and NO_LIKELIHOOD in result.output
     result = invoke("evaluate", str(density), "--metrics", "elbo")
     assert result.exit_code == 1 and "exact likelihood; use --metrics nll" in result.output
     result = invoke("evaluate", str(density), "--metrics", "fidd")
     assert result.exit_code == 2 and "unknown metric 'fidd'" in result.output
     result = invoke("encode", str(density), "--out", "z.npz")
-    assert result.exit_code == 1 and "needs a latent-variable model" in result.output
+    assert result.exit_code == 1 and "needs encode; 'toy-density' has no encode" in result.output
     result = invoke("sample", str(gan), "--reconstruct")
-    assert result.exit_code == 1 and "needs a latent-variable model" in result.output
+    assert result.exit_code == 1
+    assert "--reconstruct needs encode and decode; 'toy' has no encode and no decode" in (
+        result.output)
 
 
 def test_probe_separates_separable_classes_and_scores_a_vae(trained):

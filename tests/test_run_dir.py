@@ -23,6 +23,8 @@ from gen.run.checkpoints import load_checkpoint
 from gen.run.layout import RunDir
 from gen.run.lock import RunLock
 
+NO_LIKELIHOOD = "needs log_prob and likelihood; 'toy' has no log_prob and no likelihood"
+
 TRAIN = ["train", "toy", "--quiet", "--set", "train.device=cpu", "--set", "train.log_every=5",
          "--set", "train.sample_every=50"]
 
@@ -133,7 +135,7 @@ def test_a_check_that_fails_at_setup_writes_nothing(tmp_path, gen_cli):
     nll = ["--set", "train.eval_every=2", "--set", "train.eval_metric=nll"]
     run = tmp_path / "run"
     out = gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=4", *nll)
-    assert out.returncode == 1 and "'toy' has no likelihood" in out.stderr
+    assert out.returncode == 1 and NO_LIKELIHOOD in out.stderr
     assert not run.exists()
     assert gen_cli(*TRAIN, "--out", str(run), "--set", "train.steps=4",
                    "--set", "train.log_every=1", "--set", "train.sample_every=1",
@@ -141,7 +143,7 @@ def test_a_check_that_fails_at_setup_writes_nothing(tmp_path, gen_cli):
     (run / "checkpoints" / "latest.pt").unlink()  # resumes from step 2: steps 3-4 are redone
     before = snapshot(run)
     out = gen_cli(*TRAIN, "--out", str(run), "--resume", *nll[:2])
-    assert out.returncode == 1 and "'toy' has no likelihood" in out.stderr
+    assert out.returncode == 1 and NO_LIKELIHOOD in out.stderr
     assert snapshot(run) == before
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from gen.errors import UsageError
+from gen.errors import GenError
 
 LIKELIHOODS = ("exact", "lower-bound")
 
@@ -74,8 +74,8 @@ def check_model_class(cls: Any) -> list[str]:
 
 
 def require(model: Any, capability: str, what: str) -> None:
-    """A `UsageError` (exit 2) when ``model`` lacks ``capability``, naming the member(s) its
-    class would need."""
+    """A `GenError` (exit 1, as any request the model cannot serve) when ``model`` lacks
+    ``capability``, naming the member(s) its class would need."""
     if capability in capabilities(type(model)):
         return
     members, _ = CAPABILITIES[capability]
@@ -84,10 +84,10 @@ def require(model: Any, capability: str, what: str) -> None:
         else getattr(model, "likelihood", None) in LIKELIHOODS)]
     name = getattr(getattr(model, "spec", None), "name", type(model).__name__)
     if capability == "temperature":
-        raise UsageError(f"{what} needs a model whose sample() takes a temperature keyword "
+        raise GenError(f"{what} needs a model whose sample() takes a temperature keyword "
                          f"(a flow's); that of {name!r} does not")
-    raise UsageError(f"{what} needs {' and '.join(members)}; {name!r} has no "
-                     f"{' and no '.join(missing)}")
+    raise GenError(f"{what} needs {' and '.join(members)}; {name!r} has no "
+                   f"{' and no '.join(missing)}")
 
 
 def estimator_name(model: Any) -> str:
