@@ -442,3 +442,21 @@ def test_ctrl_c_to_the_whole_process_group_stops_a_streaming_run_cleanly(tmp_pat
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "worker" not in err, err
     assert "stopped at step" in " ".join(err.split())
+
+
+def test_two_image_folders_keep_their_own_caches(cache, tmp_path):
+    """The cache is keyed by the folder too: training on one never evicts the other's."""
+    roots = []
+    for name, colour in (("cats", (255, 0, 0)), ("dogs", (0, 0, 255))):
+        root = tmp_path / name
+        root.mkdir()
+        for i in range(3):
+            Image.new("RGB", (8, 8), colour).save(root / f"{i}.png")
+        roots.append(root)
+    specs = [DataSpec(dataset="image-folder", root=str(r), image_size=8, storage="stream",
+                      workers=0) for r in roots]
+    lines = []
+    for spec in (*specs, *specs):
+        source = open_source(spec)
+        open_cache(spec, source, decoded(cache), lines.append)
+    assert sum(line.startswith(DECODING) for line in lines) == 2, lines

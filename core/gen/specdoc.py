@@ -50,7 +50,7 @@ def render(plugins: Plugins | None = None) -> str:
         "own; each model's section shows its family's defaults.",
     )
     out += ["## Models", ""]
-    for name, info in sorted(plugins.registry.models.items()):
+    for _, info in sorted(plugins.registry.models.items()):
         if info.plugin in SHIPPED:
             out += _model(info)
     return "\n".join(out).rstrip() + "\n"

@@ -2,12 +2,12 @@
 once into a flat uint8 file (N, C, S, S) under ``$GEN_CACHE/data/<plugin>-<name>/decoded``, so
 later epochs and later runs never decode again.
 
-A cache is keyed by the data set's fingerprint (its files, their sizes and times) and the
-transform (split, size, channels, limit, options, binarisation): change either and another key
-is built, the old one removed. Its ``.json`` is written last, after the data is complete and
-renamed into place, and is checked against the files' sizes on every open: a truncated or
-half-written cache is rebuilt, never trusted. A data set without a fingerprint is decoded anew
-at every start."""
+A cache is keyed by the data set and its root, its fingerprint (its files, their sizes and
+times) and the transform (split, size, channels, limit, options, binarisation): change either
+and another key is built, the old one removed. Its ``.json`` is written last, after the data
+is complete and renamed into place, and is checked against the files' sizes on every open: a
+truncated or half-written cache is rebuilt, never trusted. A data set without a fingerprint is
+decoded anew at every start."""
 
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ class DecodedCache:
 
 
 def transform_key(spec: DataSpec, source: Source) -> str:
-    parts = (FORMAT, source.info.qualified, spec.split, spec.image_size, spec.channels,
+    """Which data (the data set and its root: two image folders never share a key) and how
+    it is shaped."""
+    root = None if spec.root is None else str(Path(spec.root).expanduser().resolve())
+    parts = (FORMAT, source.info.qualified, root, spec.split, spec.image_size, spec.channels,
              spec.limit, sorted(spec.options.items()), source.crop,
              "static" if spec.binarize == "static" else "none")
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

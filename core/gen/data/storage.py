@@ -5,6 +5,7 @@ worker processes (stream); ``auto`` picks memory when the decoded set fits
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +52,12 @@ def training_data(spec: DataSpec, train: TrainSpec, device: torch.device, world:
         say(f"data: {why}")
     rank, size = (world.rank, world.size) if world else (0, 1)
     if storage == "memory":
+        start = time.perf_counter()
         data: ImageSet = load_source(spec, source)
+        if main:
+            seconds = time.perf_counter() - start
+            say(f"data: decoded {source.size:,} images in {seconds:.1f} s "
+                f"({source.size / max(seconds, 1e-9):,.0f} images/s)")
         stream = BatchStream(data, train.batch_size, train.seed, device, rank=rank,
                              world_size=size, channels_last=train.channels_last, hflip=spec.hflip)
         return data.info, stream
