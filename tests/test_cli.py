@@ -40,8 +40,11 @@ def test_list_models_json(toy_plugins):
     assert [r["name"] for r in rows] == ["toy", "toy-density", "toy-vae"]
     assert rows[0] == {"name": "toy", "plugin": "toy-plugin", "version": "0",
                        "kind": "adversarial", "conditional": False,
-                       "summary": "A tiny test model"}
+                       "summary": "A tiny test model", "capabilities": ["sample"],
+                       "error": None}
     assert [r["kind"] for r in rows[1:]] == ["autoregressive", "latent-variable"]
+    assert [r["capabilities"] for r in rows[1:]] == [
+        ["sample", "nll"], ["sample", "nll", "iw-nll", "encode", "reconstruct"]]
 
 
 def test_list_models_and_plugins_tables(toy_plugins):

@@ -11,6 +11,7 @@ import gen
 
 class ToyVAE(gen.Model):
     likelihood = "lower-bound"
+    likelihood_estimator = "ELBO"
 
     def __init__(self, spec, data):
         super().__init__(spec, data)
