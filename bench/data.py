@@ -18,7 +18,7 @@ background load falls on both alike; ``--together --threads 1`` runs each (a)/(c
 same time instead, so both see the same background. A run's images/s is the median of its
 metrics.jsonl lines' images_per_s, the first line (warm-up) left out; a mode's is the median
 over its runs. A run's wall time is the whole command: start-up, decoding (memory mode
-decodes too, silently), the model, the steps, the final checkpoint and sample grid.
+decodes too, and prints its rate), the model, the steps, the final checkpoint and sample grid.
 
 Then the folder grows ``--grow`` times (default 4x): its first ``--images`` files are hard links
 to the first folder's (decoding them costs the same; the cache holds decoded pixels either
@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import math
 import multiprocessing
 import os
 import re
@@ -65,6 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _metrics import checked_records  # bench/ is the script's folder: on sys.path
 
 RATIO_TARGET = 0.9
 GROWTH_TARGET = 1.15
@@ -137,14 +136,7 @@ class Run:
 def read_metrics(metrics: Path, steps: int, log_every: int) -> float:
     """The median images/s of the log lines after the first in a run's metrics.jsonl, after
     checking it has every line and finite losses."""
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    expected = math.ceil(steps / log_every)
-    if len(records) != expected or records[-1]["step"] != steps:
-        sys.exit(f"{metrics}: expected {expected} log lines ending at step {steps}")
-    for r in records:
-        bad = [k for k, v in r.items() if k.endswith("loss") and not math.isfinite(v)]
-        if bad:
-            sys.exit(f"{metrics}: non-finite {bad} at step {r['step']}")
+    records = checked_records(metrics, steps, log_every)
     return statistics.median(r["images_per_s"] for r in records[1:])
 
 

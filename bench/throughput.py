@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+
+from _metrics import checked_records  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve().parent
 HANDWRITTEN = HERE / "_handwritten_dcgan.py"
@@ -83,14 +84,7 @@ class Child:
 
 def read_metrics(metrics: Path, steps: int, log_every: int, batch_size: int) -> dict[str, float]:
     """Throughput over every logged interval but the first (warm-up), from a metrics.jsonl."""
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    expected = math.ceil(steps / log_every)
-    if len(records) != expected or records[-1]["step"] != steps:
-        sys.exit(f"{metrics}: expected {expected} log lines ending at step {steps}")
-    for r in records:
-        bad = [k for k, v in r.items() if k.endswith("loss") and not math.isfinite(v)]
-        if bad:
-            sys.exit(f"{metrics}: non-finite {bad} at step {r['step']}")
+    records = checked_records(metrics, steps, log_every)
     first, last = records[0], records[-1]
     drawn = (last["step"] - first["step"]) * batch_size
     logged = sum(

@@ -43,3 +43,20 @@ def gen_cli(toy_env):
                               capture_output=True, text=True, **kwargs)
 
     return run
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    if not folder.exists():
+        return {}
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def gen_cache(tmp_path, monkeypatch):
+    """$GEN_CACHE in tmp_path; the user's own cache is left exactly as it was."""
+    home = Path("~/.cache/gen").expanduser()
+    before = _files(home)
+    folder = tmp_path / "gen-cache"
+    monkeypatch.setenv("GEN_CACHE", str(folder))
+    yield folder
+    assert _files(home) == before, "nothing is written to ~/.cache/gen"

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,21 +20,10 @@ TRAIN = ["train", "toy", "-q", "--set", "train.device=cpu", "--set", "train.batc
          "--set", "train.num_samples=4", "--set", "train.log_every=1"]
 
 
-def _files(folder: Path) -> dict[str, tuple[int, int]]:
-    if not folder.exists():
-        return {}
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
-
-
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """$GEN_CACHE in tmp_path; the user's own cache is left exactly as it was."""
-    home = Path("~/.cache/gen").expanduser()
-    before = _files(home)
-    folder = tmp_path / "gen-cache"
-    monkeypatch.setenv("GEN_CACHE", str(folder))
-    yield folder
-    assert _files(home) == before, "nothing is written to ~/.cache/gen"
+def cache(gen_cache):
+    """$GEN_CACHE in tmp_path (the user's own cache untouched)."""
+    return gen_cache
 
 
 @pytest.fixture

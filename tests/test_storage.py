@@ -34,22 +34,15 @@ TRAIN = ["train", "toy", "-q", "--set", "train.device=cpu", "--set", "train.batc
 DECODING = "data: decoding "
 
 
-def _files(folder: Path) -> dict[str, tuple[int, int]]:
-    if not folder.exists():
-        return {}
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
-
-
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch, toy_plugins):
-    """The core's data sets and the toy models; $GEN_CACHE in tmp_path, and the user's own
-    cache left exactly as it was."""
-    home = Path("~/.cache/gen").expanduser()
-    before = _files(home)
-    folder = tmp_path / "gen-cache"
-    monkeypatch.setenv("GEN_CACHE", str(folder))
-    yield folder
-    assert _files(home) == before, "nothing is written to ~/.cache/gen"
+def cache(gen_cache, toy_plugins):
+    """$GEN_CACHE in tmp_path (the user's own cache untouched); the core's data sets and the
+    toy models."""
+    return gen_cache
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
 def decoded(cache: Path) -> Path:
