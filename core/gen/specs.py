@@ -255,18 +255,21 @@ def validate(
     raw: dict[str, Any],
     overrides: Sequence[str] = (),
     source: str | None = None,
+    known_data: bool = True,
 ) -> RunSpec:
-    """Validate ``raw`` (plus ``--set`` style overrides) as a run of ``model_spec``'s family."""
+    """Validate ``raw`` (plus ``--set`` style overrides) as a run of ``model_spec``'s family.
+    ``known_data`` False accepts a data set that is not registered here (an existing run opened
+    to sample, which needs no data; loading its data would report the name)."""
     if not isinstance(raw, dict):
         raise SpecError([("", f"expected a JSON object, got {type(raw).__name__}")], source)
     try:
-        return _validate(model_spec, raw, overrides, source)
+        return _validate(model_spec, raw, overrides, source, known_data)
     except RecursionError:  # a value nested deeper than Python's stack (copying, validating)
         raise SpecError([("", TOO_DEEP)], source) from None
 
 
 def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Sequence[str],
-              source: str | None) -> RunSpec:
+              source: str | None, known_data: bool) -> RunSpec:
     raw = copy.deepcopy(raw)
     apply_overrides(raw, overrides)
     family = model_spec.model_fields["name"].default
@@ -285,23 +288,30 @@ def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Seque
     problems = spec.model.check_data(spec.data)
     if problems:
         raise SpecError(problems, source)
-    spec.data.options = _data_options(spec.data, source)
+    spec.data.options = _data_options(spec.data, source, known_data)
     return spec
 
 
-def _data_options(data: DataSpec, source: str | None) -> dict[str, Any]:
-    """``data.dataset`` checked against the registered data sets, and ``data.options`` against
-    its options class, with every default filled in (so spec.json shows them)."""
+def _data_options(data: DataSpec, source: str | None, known_data: bool) -> dict[str, Any]:
+    """``data.dataset`` checked against the registered data sets (with the closest name), and
+    ``data.options`` against its options class, with every default filled in (so spec.json
+    shows them). With ``known_data`` False an unregistered data set keeps its options as they
+    are."""
     from gen.errors import GenError
     from gen.plugins import get_plugins  # discovery: no torch
 
     try:
         info = get_plugins().registry.get_dataset(data.dataset)
+    except GenError as exc:  # unknown or ambiguous
+        if not known_data:
+            return data.options
+        raise SpecError([("data.dataset", str(exc))], source) from None
+    try:
         options = dataset_options(info, data.options)
     except SpecError as exc:
         raise SpecError(exc.problems, source) from None
-    except GenError as exc:  # unknown or ambiguous name, a broken options import
-        raise SpecError([("data.dataset", str(exc))], source) from None
+    except GenError as exc:  # the options class cannot be imported
+        raise SpecError([("data.options", str(exc))], source) from None
     return {} if options is None else options.model_dump(mode="json")
 
 

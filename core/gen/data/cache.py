@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,11 @@ def _read(stem: Path, source: Source) -> DecodedCache | None:
 def _build(spec: DataSpec, source: Source, stem: Path,
            log: Callable[[str], None]) -> DecodedCache:
     stem.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stem.parent / f".{stem.name}.{os.getpid()}"
-    images_tmp, labels_tmp = tmp.with_suffix(".u8"), tmp.with_suffix(".labels")
+    # This process's own temporary names (two runs may build one key at once: each writes its
+    # own files, and the renames put one complete copy in place).
+    tmp = f"{stem.parent / ('.' + stem.name)}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    images_tmp, labels_tmp, json_tmp = Path(f"{tmp}.u8"), Path(f"{tmp}.labels"), Path(
+        f"{tmp}.json")
     log(f"data: decoding {source.size:,} images of {source.what} into {stem.parent} "
         "(once; later epochs and runs read the decoded cache)")
     start = time.perf_counter()
@@ -127,7 +131,6 @@ def _build(spec: DataSpec, source: Source, stem: Path,
         meta = {"format": FORMAT, "num_images": source.size, "channels": channels,
                 "image_size": spec.image_size, "labelled": source.num_classes is not None,
                 "data_set": source.info.qualified, "split": spec.split}
-        json_tmp = tmp.with_suffix(".json")
         json_tmp.write_text(json.dumps(meta))
         os.replace(json_tmp, stem.with_suffix(".json"))
     except OSError as exc:
@@ -135,7 +138,7 @@ def _build(spec: DataSpec, source: Source, stem: Path,
                         f"{stem.parent}: {exc.strerror or exc} (set GEN_CACHE to a writable "
                         "folder with room for it, or use data.storage=memory)") from None
     finally:
-        for path in (images_tmp, labels_tmp, tmp.with_suffix(".json")):
+        for path in (images_tmp, labels_tmp, json_tmp):
             path.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     log(f"data: decoded {source.size:,} images in {seconds:.1f} s "

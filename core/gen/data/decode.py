@@ -160,6 +160,7 @@ def _tensor_chunks(source: Source, spec: DataSpec):
         end = min(start + 4096, source.size)
         images = fit(to_channels(items.images[start:end], spec.channels), spec.image_size,
                      source.crop)
-        chunk_labels = (torch.zeros(end - start, dtype=torch.long) if labels is None
+        chunk_labels = (torch.zeros(end - start, dtype=torch.long)
+                        if labels is None or source.num_classes is None
                         else labels[start:end].long())
         yield images.contiguous(), chunk_labels

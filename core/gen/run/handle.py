@@ -72,7 +72,7 @@ class Run:
     def spec(self) -> specs.RunSpec:
         """The resolved spec in spec.json, validated by the model's family."""
         return specs.validate(self.model_info.spec_class(), self._raw_spec,
-                              source=str(self.dir.spec_path))
+                              source=str(self.dir.spec_path), known_data=False)
 
     @property
     def info(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from gen import specs
-from gen.errors import SpecError
+from gen.errors import GenError, SpecError
 from gen.plugins import discover
 from gen.registry import ModelInfo
 
@@ -267,7 +267,9 @@ class ModelConformance:
 
     def test_probabilities_over_every_2x2_binary_image(self, info):
         """On 2x2 binary images (16 in all) the probabilities ``log_prob`` gives sum to 1 for
-        an exact model, and to at most 1 for a lower bound: the measure is right."""
+        an exact model, and to at most 1 for a lower bound: the measure is right. (A bound's
+        log_prob is one fixed noise draw, an estimate: the check holds with the slack of the
+        freshly built model it runs on; a family checks its trained bound in its own tests.)"""
         import dataclasses
         import itertools
 
@@ -289,7 +291,7 @@ class ModelConformance:
             y = torch.zeros(16, dtype=torch.long) if model.conditional else None
             with torch.no_grad():
                 log_p = model.log_prob(grid, y)
-        except (RuntimeError, ValueError) as exc:  # an architecture that needs larger images
+        except (RuntimeError, ValueError, GenError) as exc:  # needs larger images
             pytest.skip(f"{self.model} cannot score 2x2 binary images: {exc}")
         total = log_p.double().exp().sum().item()
         if model.likelihood == "exact":

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from gen_infogan import grid
 
 TINY = ["--set", "train.steps=2", "--set", "train.batch_size=8", "--set", "data.limit=64",

@@ -5,11 +5,11 @@ import math
 
 import pytest
 import torch
-from gen_infogan.model import Codes, InfoGAN
-from gen_infogan.specs import InfoGANSpec
 from pydantic import ValidationError
 
 import gen
+from gen_infogan.model import Codes, InfoGAN
+from gen_infogan.specs import InfoGANSpec
 
 TINY = {"noise_dim": 8, "g_features": 8, "d_features": 8, "q_hidden": 32}
 

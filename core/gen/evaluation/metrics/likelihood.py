@@ -32,11 +32,13 @@ def negative_log_likelihood(
     does not depend on the batch size. For a conditional model both are of p(x|y), given each
     image's label."""
     estimator = _estimator(model, metric, iw_samples)
+    weighted = (metric == "nll" and model.likelihood == "lower-bound"
+                and "iw-nll" in capabilities(type(model)))
     total, count = torch.zeros((), dtype=torch.float64), 0
     with torch.no_grad():
         for images, labels in batches:
             y = labels if model.conditional else None
-            if metric == "nll" and estimator.startswith("importance"):
+            if weighted:
                 log_p = model.iw_log_prob(images, y, samples=iw_samples)
             else:
                 log_p = model.log_prob(images, y)
