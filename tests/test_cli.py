@@ -22,6 +22,8 @@ print("TORCH-IMPORTED" if "torch" in sys.modules else "NO-TORCH", file=sys.stder
 
 @pytest.mark.parametrize("args", [["--help"], ["list-datasets"], ["list-datasets", "--json"],
                                   ["plugins"], ["spec", "toy"], ["spec", "toy", "--schema"],
+                                  ["spec", "toy", "--set", "data.dataset=image-folder", "--set",
+                                   "data.root=/x", "--set", "data.options.crop=pad"],
                                   ["train", "--help"], ["sample", "--help"]])
 def test_discovery_commands_do_not_import_torch(args, toy_env):
     out = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK.format(args=args)],

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from gen.data.request import DatasetRequest
 from gen.data.sources import celeba, npz, stl10, svhn
+from gen.data.sources.options import CelebAOptions
 from gen.errors import DataError
 from gen.specs import DataSpec
 
@@ -85,16 +86,16 @@ def test_npz_labels_and_a_folder_of_splits(tmp_path):
 
 def test_npz_options_name_the_arrays(tmp_path):
     np.savez(tmp_path / "d.npz", x=NCHW, y=LABELS, labels=np.zeros(5, int))
-    ds = npz.build(request(tmp_path / "d.npz", options=npz.Options(images_key="x",
+    ds = npz.build(request(tmp_path / "d.npz", options=npz.NpzOptions(images_key="x",
                                                                    labels_key="y")))
     assert ds.num_classes == 3 and ds[1][1] == 2
     with pytest.raises(DataError, match=r"d\.npz: no array 'images'; it holds x, y, labels"):
         npz.build(request(tmp_path / "d.npz"))
     with pytest.raises(DataError, match=r"no array 'z' \(data\.options\.labels_key\)"):
-        npz.build(request(tmp_path / "d.npz", options=npz.Options(images_key="x",
+        npz.build(request(tmp_path / "d.npz", options=npz.NpzOptions(images_key="x",
                                                                   labels_key="z")))
     with pytest.raises(ValidationError, match="extra_forbidden"):
-        npz.Options(image_key="x")
+        npz.NpzOptions(image_key="x")
 
 
 def test_npz_memory_maps_uncompressed_arrays(tmp_path):
@@ -194,7 +195,7 @@ def test_svhn_extra_joins_the_train_split(tmp_path):
     write_svhn(tmp_path, "train", SVHN_IMAGES[:2], [1, 2])
     write_svhn(tmp_path, "extra", SVHN_IMAGES[2:], [3, 0])
     write_svhn(tmp_path, "test", SVHN_IMAGES[:1], [5])
-    extra = svhn.Options(extra=True)
+    extra = svhn.SvhnOptions(extra=True)
     ds = svhn.build(request(tmp_path, options=extra, dataset="svhn"))
     assert [label for _, label in items(ds)] == [1, 2, 3, 0]
     assert torch.equal(ds[3][0], torch.from_numpy(SVHN_IMAGES[3]))
@@ -258,7 +259,7 @@ def test_stl10_reads_the_column_major_binaries(tmp_path, monkeypatch):
     assert np.array_equal(reference.data, np.stack([image.numpy() for image, _ in items(ds)]))
     assert len(stl10.build(request(tmp_path, "test", dataset="stl10"))) == 2
 
-    options = stl10.Options(unlabeled=True)
+    options = stl10.Stl10Options(unlabeled=True)
     free = stl10.build(request(tmp_path, options=options, dataset="stl10"))
     assert len(free) == 4 and free.num_classes is None and free[0][1] == 0
     assert torch.equal(free[3][0], torch.from_numpy(unlabeled[3]))
@@ -310,7 +311,7 @@ def write_celeba(root, partitions):
 def test_celeba_reads_the_partition_and_keeps_native_size(tmp_path):
     folder = write_celeba(tmp_path, {"000001.jpg": 0, "000002.jpg": 1, "000003.jpg": 2,
                                      "000004.jpg": 0})
-    train = celeba.build(request(tmp_path, options=celeba.Options(), dataset="celeba"))
+    train = celeba.build(request(tmp_path, options=CelebAOptions(), dataset="celeba"))
     assert train.names == ["000001.jpg", "000004.jpg"] and train.num_classes is None
     image, label = train[1]
     assert image.shape == (3, 22, 18) and image.dtype == torch.uint8 and label == 0
@@ -318,9 +319,9 @@ def test_celeba_reads_the_partition_and_keeps_native_size(tmp_path):
         assert torch.equal(image, torch.from_numpy(np.asarray(img).transpose(2, 0, 1).copy()))
     test = celeba.build(request(tmp_path, "test", dataset="celeba"))
     assert test.names == ["000003.jpg"]
-    assert celeba.Options().crop == "center"
+    assert CelebAOptions().crop == "center"
     with pytest.raises(ValidationError):
-        celeba.Options(crop="zoom")
+        CelebAOptions(crop="zoom")
 
     before = train.fingerprint
     assert roundtrip(train).fingerprint == before

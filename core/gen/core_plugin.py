@@ -43,18 +43,18 @@ def gen_register_datasets(register):
              dataset=f"{_SOURCES}.mnist:build_cifar10")
     register(name="image-folder", labelled=None,
              summary="your own images in data.root; sub-folders are classes",
-             dataset=f"{_SOURCES}.folder:build", options=f"{_SOURCES}.folder:FolderOptions")
+             dataset=f"{_SOURCES}.folder:build", options=f"{_SOURCES}.options:FolderOptions")
     register(name="npz", labelled=None,
              summary="your own arrays: a .npz with uint8 `images` and optional `labels`",
-             dataset=f"{_SOURCES}.npz:build", options=f"{_SOURCES}.npz:Options")
+             dataset=f"{_SOURCES}.npz:build", options=f"{_SOURCES}.options:NpzOptions")
     register(name="svhn", labelled=True,
              summary="SVHN house numbers (Netzer et al. 2011), 32x32 colour, torchvision's files",
-             dataset=f"{_SOURCES}.svhn:build", options=f"{_SOURCES}.svhn:Options")
+             dataset=f"{_SOURCES}.svhn:build", options=f"{_SOURCES}.options:SvhnOptions")
     register(name="stl10", labelled=True,
              summary="STL-10 (Coates et al. 2011), 96x96 colour; options.unlabeled trains on "
              "its 100,000 unlabelled images",
-             dataset=f"{_SOURCES}.stl10:build", options=f"{_SOURCES}.stl10:Options")
+             dataset=f"{_SOURCES}.stl10:build", options=f"{_SOURCES}.options:Stl10Options")
     register(name="celeba", labelled=False,
              summary="CelebA aligned faces (Liu et al. 2015), 178x218 colour, torchvision's "
              "layout; options.crop fits them square",
-             dataset=f"{_SOURCES}.celeba:build", options=f"{_SOURCES}.celeba:Options")
+             dataset=f"{_SOURCES}.celeba:build", options=f"{_SOURCES}.options:CelebAOptions")

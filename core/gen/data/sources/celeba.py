@@ -15,25 +15,14 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch.utils.data import Dataset
 
 from gen.data.request import DatasetRequest
 from gen.data.sources._shared import require
 from gen.data.sources.files import stat_fingerprint
 from gen.errors import DataError
-from gen.specs import StrictSpec
 
 PARTITIONS = {"train": "0", "test": "2"}
-
-
-class Options(StrictSpec):
-    """How the non-square faces become square."""
-
-    crop: Literal["center", "resize", "pad"] = Field(
-        "center", description="center (scale the short side, crop the middle: the faces), "
-        "resize (stretch to a square) or pad (scale the long side, pad with black)"
-    )
 
 
 def build(request: DatasetRequest) -> CelebAImages:

@@ -9,27 +9,15 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch.utils.data import Dataset
 
 from gen.data.request import DatasetRequest
 from gen.errors import DataError, GenWarning
-from gen.specs import StrictSpec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 GREY_MODES = {"1", "L", "LA", "La", "I;16", "I;16L", "I;16B", "I;16N"}
-
-
-class FolderOptions(StrictSpec):
-    """How image-folder fits images that are not square."""
-
-    crop: Literal["center", "resize", "pad"] = Field(
-        "center", description="non-square images: center (scale the short side, crop the "
-        "middle), resize (stretch to a square) or pad (scale the long side, pad with black)"
-    )
 
 
 class ImageFolder(Dataset):

@@ -22,31 +22,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch.utils.data import Dataset
 
 from gen.data.request import DatasetRequest
 from gen.data.sources._shared import MappedArray
 from gen.data.sources.files import stat_fingerprint
+from gen.data.sources.options import NpzOptions
 from gen.errors import DataError
-from gen.specs import StrictSpec
 
 LAYOUTS = "(N, H, W) grey, (N, H, W, C) or (N, C, H, W) with C 1 or 3"
 
 
-class Options(StrictSpec):
-    """Names of the arrays, for files written before gen read them."""
-
-    images_key: str = Field("images", description="name of the uint8 images array")
-    labels_key: str = Field(
-        "labels", description="name of the integer labels array; a file without it (unless "
-        "set to another name) is unlabelled"
-    )
-
-
 def build(request: DatasetRequest) -> NpzImages:
     """The split's images from ``data.root`` (a .npz file, or a folder of train/test.npz)."""
-    options = request.options or Options()
+    options = request.options or NpzOptions()
     root = request.root
     if root.is_dir():
         path = root / f"{request.split}.npz"
@@ -66,7 +55,7 @@ def build(request: DatasetRequest) -> NpzImages:
 class NpzImages(Dataset):
     """Items ``(uint8 (C, H, W), label)``; label 0 when unlabelled."""
 
-    def __init__(self, path: Path, options: Options):
+    def __init__(self, path: Path, options: NpzOptions):
         if not zipfile.is_zipfile(path):
             raise DataError(f"{path} is not a .npz archive (a zip of .npy arrays), or it is "
                             "cut short: write it with numpy.savez(path, images=..., labels=...)")
@@ -79,7 +68,7 @@ class NpzImages(Dataset):
                 labels = None
                 if options.labels_key in keys:
                     labels = npz[options.labels_key]
-                elif options.labels_key != Options.model_fields["labels_key"].default:
+                elif options.labels_key != NpzOptions.model_fields["labels_key"].default:
                     raise DataError(f"{path}: no array {options.labels_key!r} (data.options."
                                     f"labels_key); it holds {', '.join(keys)}")
         except DataError:

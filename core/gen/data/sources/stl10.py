@@ -13,33 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch.utils.data import Dataset
 
 from gen.data.request import DatasetRequest
 from gen.data.sources._shared import MappedArray, require
 from gen.data.sources.files import stat_fingerprint
+from gen.data.sources.options import Stl10Options
 from gen.errors import DataError
-from gen.specs import StrictSpec
 
 CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 SIDE = 96
 IMAGE_BYTES = 3 * SIDE * SIDE
 
 
-class Options(StrictSpec):
-    """Which images make up the train split."""
-
-    unlabeled: bool = Field(
-        False, description="the train split is the 100,000 unlabelled images (unlabeled_X.bin) "
-        "instead of the 5,000 labelled ones, the usual choice for unconditional models; the "
-        "test split stays labelled"
-    )
-
-
 def build(request: DatasetRequest) -> STL10Images:
     """The split's images, labelled unless ``unlabeled`` picks the unlabelled train set."""
-    options = request.options or Options()
+    options = request.options or Stl10Options()
     folder = request.root / "stl10_binary"
     if request.split == "train" and options.unlabeled:
         paths = [folder / "unlabeled_X.bin"]

@@ -12,30 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from gen.data.request import DatasetRequest
 from gen.data.sources._shared import require
 from gen.data.sources.files import stat_fingerprint
+from gen.data.sources.options import SvhnOptions
 from gen.data.sources.tensors import TensorItems
 from gen.errors import DataError
-from gen.specs import StrictSpec
 
 CLASSES = [str(digit) for digit in range(10)]
 
 
-class Options(StrictSpec):
-    """Which files make up the train split."""
-
-    extra: bool = Field(
-        False, description="the train split also holds the 531,131 less difficult images of "
-        "extra_32x32.mat (about 2 GB in memory)"
-    )
-
-
 def build(request: DatasetRequest) -> TensorItems:
     """The split's digits; ``extra`` adds extra_32x32.mat to the train split."""
-    options = request.options or Options()
+    options = request.options or SvhnOptions()
     parts = [request.split] + (["extra"] if options.extra and request.split == "train" else [])
     paths = [request.root / f"{part}_32x32.mat" for part in parts]
 
