@@ -1,10 +1,12 @@
-"""What the benchmarks read from a run: its metrics.jsonl, checked whole before any figure is
-taken from it (an underscore: `nox -s bench` runs the scripts beside it, not this)."""
+"""What the benchmarks share: a run's metrics.jsonl, checked whole before any figure is taken
+from it, and the environment of the runs they time (an underscore: `nox -s bench` runs the
+scripts beside it, not this)."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -21,3 +23,12 @@ def checked_records(metrics: Path, steps: int, log_every: int) -> list[dict]:
         if bad:
             sys.exit(f"{metrics}: non-finite {bad} at step {r['step']}")
     return records
+
+
+def child_env(threads: int | None) -> dict[str, str]:
+    """The same environment for every timed run; with ``threads``, pin the intra-op pools."""
+    env = dict(os.environ)
+    if threads is not None:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    return env

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _metrics import checked_records  # bench/ is the script's folder: on sys.path
+from _metrics import checked_records, child_env  # bench/ is the script's folder: on sys.path
 
 RATIO_TARGET = 0.9
 GROWTH_TARGET = 1.15
@@ -219,13 +219,6 @@ def together(children: list[Child]) -> list[Run]:
             runs[pid] = waiting.pop(pid).reaped(status, usage)
     return [runs[c.proc.pid] for c in children]
 
-
-def child_env(threads: int | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if threads is not None:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
 
 
 def cache_bytes(cache: Path) -> int:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from _metrics import checked_records  # bench/ is the script's folder: on sys.path
+from _metrics import checked_records, child_env  # bench/ is the script's folder: on sys.path
 
 HERE = Path(__file__).resolve().parent
 HANDWRITTEN = HERE / "_handwritten_dcgan.py"
@@ -152,14 +152,6 @@ def run_pair(args, workdir: Path, i: int, env: dict[str, str]) -> list[Run]:
         runs.append(run)
     return runs
 
-
-def child_env(threads: int | None) -> dict[str, str]:
-    """The same environment for both children; with --threads, pin the intra-op pools."""
-    env = dict(os.environ)
-    if threads is not None:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
-    return env
 
 
 def report(args, runs: list[Run], torch_rss: int, load: tuple[float, float]) -> None:
