@@ -51,7 +51,7 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
     click.echo(f"run directory: {result.run.root}")
     click.echo(f"  checkpoint:  {result.checkpoint}")
     click.echo(f"  samples:     {result.sample}")
-    if result.interrupted:
+    if result.interrupted and not result.out_of_time:  # the budget is a planned stop: exit 0
         # Stopped by `gen train --nproc`, which reports it: a clean exit keeps torchrun quiet.
         sys.exit(0 if os.environ.get(STOP_FILE_ENV) else 130)
 

@@ -70,7 +70,7 @@ class HealthMonitor:
             if not all(_finite(coverage.get(k)) for k in ("classes_covered", "num_classes", "kl")):
                 return []
             return self._coverage(record["step"], coverage)
-        if "evaluation" in record or "warning" in record:  # not a training log line
+        if "evaluation" in record or "warning" in record or "stopped" in record:  # not a log line
             return []
         return [*self._discriminator(record), *self._blow_up(record)]
 

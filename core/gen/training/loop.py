@@ -52,6 +52,7 @@ class TrainResult:
     interrupted: bool
     checkpoint: Path | None
     sample: Path | None
+    out_of_time: bool = False  # stopped by train.max_time (a planned stop), not by a signal
 
 
 def build_model(info: ModelInfo, spec: RunSpec, data: DataInfo) -> Model:
@@ -76,6 +77,7 @@ class _Session:
     sample: Path | None = None
     saved_at: int = 0
     sampled_at: int = 0
+    out_of_time: bool = False
     health: HealthMonitor = field(default_factory=HealthMonitor)
 
     @property
@@ -262,15 +264,17 @@ class Trainer:
     # --- steps -------------------------------------------------------------------------------
 
     def _steps(self, s: _Session) -> None:
-        """Train until ``train.steps`` or a stop request, with the periodic work after each.
-        What the first step returns is checked against the contract of `Model.train_step`."""
+        """Train until ``train.steps``, a stop request or the end of ``train.max_time``, with
+        the periodic work after each step. What the first step returns is checked against the
+        contract of `Model.train_step`."""
         tr = self.spec.train
         with _stop_requests() as stop, ProgressView(
             tr.steps, s.step, self.console, self.show_progress and s.main
         ) as view:
             meter = _Throughput(s.stream)
             first = s.step
-            while s.step < tr.steps and not _agreed(stop.is_set(), s.world):
+            budget = _Budget(tr.max_time)
+            while s.step < tr.steps and not _agreed(stop.is_set() or budget.spent(), s.world):
                 # Gradient norms only for the steps that are logged: no cost on the others.
                 s.model.runtime.track_grad_norms = self._logs_at(s.step + 1)
                 with (self._plugin_code(f"train_step at step {s.step + 1}", s),
@@ -281,6 +285,12 @@ class Trainer:
                 s.step += 1
                 view.advance(s.step)
                 self._periodic(s, meter, view)
+            # Stopped early: by the budget (of any process), or by a signal alone.
+            s.out_of_time = s.step < tr.steps and _agreed(budget.spent(), s.world)
+            if s.out_of_time and s.main:
+                s.log.write({"step": s.step, "stopped": {
+                    "reason": "max_time", "max_time_s": tr.max_time,
+                    "train_s": round(budget.elapsed(), 3)}})
 
     def _logs_at(self, step: int) -> bool:
         return step % self.spec.train.log_every == 0 or step == self.spec.train.steps
@@ -393,10 +403,12 @@ class Trainer:
         interrupted = s.step < self.spec.train.steps
         if interrupted and s.main:
             nproc = f" --nproc {s.world.size}" if s.world else ""
-            self._say(f"stopped at step {s.step}; checkpoint written. Continue with "
+            why = (f" on its time budget (train.max_time = {self.spec.train.max_time:g} s)"
+                   if s.out_of_time else "")
+            self._say(f"stopped at step {s.step}{why}; checkpoint written. Continue with "
                       f"`gen train {self.info.name} --out {shlex.quote(str(self.run.root))} "
                       f"--resume{nproc}`.")
-        return TrainResult(self.run, s.step, interrupted, s.checkpoint, s.sample)
+        return TrainResult(self.run, s.step, interrupted, s.checkpoint, s.sample, s.out_of_time)
 
     def _say(self, text: str) -> None:
         # soft_wrap: whole lines (paths, commands) in logs and pipes, never cut at 80 columns
@@ -416,6 +428,20 @@ class _Throughput:
         rate = (self.stream.images_drawn - self.images) / (now - self.tick)
         self.tick, self.images = now, self.stream.images_drawn
         return {"images_per_s": rate, "elapsed_s": now - self.start}
+
+
+class _Budget:
+    """``train.max_time``: seconds of wall-clock time from the first step of this process."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def spent(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
 
 
 def _accelerate(model: Model, spec: RunSpec, world: World | None) -> None:
