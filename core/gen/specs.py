@@ -14,7 +14,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -80,8 +80,16 @@ class ModelSpec(StrictSpec):
     data_defaults: ClassVar[dict[str, Any]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {}
 
+    @classmethod
+    def data_defaults_for(cls, model: Mapping[str, Any]) -> dict[str, Any]:
+        """The data defaults for a spec whose ``model`` section is ``model`` (raw, before
+        validation): ``data_defaults`` unless a field of the model changes them (gen-gan's
+        mlp backbone defaults to 28x28 images, its convolutional ones to 32x32)."""
+        return cls.data_defaults
+
     def check_data(self, data: DataSpec) -> list[tuple[str, str]]:
-        """Problems with combining this model and ``data``, as (dotted path, message) pairs."""
+        """Problems with combining this model and ``data`` (or fields of the model with each
+        other), as (dotted path, message) pairs."""
         return []
 
 
@@ -182,6 +190,14 @@ class TrainSpec(StrictSpec):
         "lenet", description="feature extractor for fid, kid, precision and recall"
     )
     out: str | None = Field(None, description="run directory; default runs/<model>-<dataset>")
+    max_time: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="a wall-clock budget: stop once this much time has passed since the first "
+        "step, with a checkpoint and a sample grid as Ctrl-C does (exit code 0) "
+        "and a `stopped` record in metrics.jsonl; seconds (300) or \"HH:MM:SS\" / \"MM:SS\". "
+        "Each `gen train` (or --resume) gets the whole budget: set it below a job scheduler's "
+        "time limit, and resume in the next job"
+    )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="fp32, or autocast to bf16 or fp16 (fp16 adds loss scaling); "
         "bf16 pays off on GPUs with bf16 tensor cores, rarely on CPUs"
@@ -204,12 +220,37 @@ class TrainSpec(StrictSpec):
                              "3 nearest neighbours)")
         return v
 
+    @field_validator("max_time", mode="before")
+    @classmethod
+    def _clock_time(cls, v: Any) -> Any:
+        """\"HH:MM:SS\" or \"MM:SS\" (a job scheduler's notation) -> seconds."""
+        if isinstance(v, str):
+            try:
+                return float(v)
+            except ValueError:
+                return clock_seconds(v)
+        return v
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, v: str) -> str:
         if not _DEVICE.match(v):
             raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
         return v
+
+
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
+
+
+def clock_seconds(text: str) -> float:
+    """Seconds of ``"HH:MM:SS"`` or ``"MM:SS"`` (minutes and seconds below 60)."""
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"expected seconds (300) or HH:MM:SS (00:05:00), got {text!r}")
+    hours, minutes, seconds = int(match[1] or 0), int(match[2]), float(match[3])
+    if (match[1] is not None and minutes >= 60) or seconds >= 60:
+        raise ValueError(f"{text!r}: minutes and seconds must be below 60")
+    return hours * 3600 + minutes * 60 + seconds
 
 
 class RunSpec(StrictSpec):
@@ -226,7 +267,8 @@ TOO_DEEP = "JSON nested too deeply (a spec is a few levels of objects and lists)
 RESUMABLE_OVERRIDES = (
     "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.device", "train.eval_every", "train.compile",
-    "train.channels_last", "data.storage", "data.workers", "data.memory_budget_mb",
+    "train.channels_last", "train.max_time", "data.storage", "data.workers",
+    "data.memory_budget_mb",
 )
 
 
@@ -280,7 +322,8 @@ def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Seque
                 [("model.name", f"this spec is for {model['name']!r}, not {family!r}")], source
             )
         model["name"] = family
-    layered = _merge({"data": model_spec.data_defaults, "train": model_spec.train_defaults}, raw)
+    data_defaults = model_spec.data_defaults_for(model if isinstance(model, dict) else {})
+    layered = _merge({"data": data_defaults, "train": model_spec.train_defaults}, raw)
     try:
         spec = run_spec_class(model_spec).model_validate(layered)
     except ValidationError as exc:

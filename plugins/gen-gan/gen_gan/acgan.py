@@ -10,7 +10,8 @@ eqs. 2 and 3:
 
 D maximises L_S + L_C; G maximises L_C - L_S, here with the non-saturating form of -L_S
 (G maximises log P(S = real | X_fake), Goodfellow et al. 2014 section 3). Both class terms are
-cross-entropies on raw logits. Networks: the DCGAN backbone.
+cross-entropies on raw logits. Networks: ``model.backbone`` (dcgan by default), whose
+discriminator has 1 + num_classes outputs (`gen_gan.backbones.conditioning.AuxiliaryClassifier`).
 """
 
 from __future__ import annotations
@@ -19,35 +20,18 @@ import torch
 from torch import nn
 
 import gen
-from gen_gan import losses
-from gen_gan.base import Logs
-from gen_gan.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator, num_classes
+from gen_gan import backbones, losses
+from gen_gan.base import Logs, TwoPlayerGAN
 from gen_gan.specs import ACGANSpec
 
 
-class AuxiliaryClassifierDiscriminator(nn.Module):
-    """image -> (adversarial logit (N,), class logits (N, num_classes)); labels are ignored."""
-
-    def __init__(self, channels: int, image_size: int, features: int, classes: int):
-        super().__init__()
-        self.num_classes = classes
-        self.net = DCGANDiscriminator(channels, image_size, features, outputs=1 + classes)
-
-    def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net(x)
-        return out[:, 0], out[:, 1:]
-
-
-class ACGAN(DCGAN):
+class ACGAN(TwoPlayerGAN):
     def build_generator(self, spec: ACGANSpec, data: gen.DataInfo) -> nn.Module:
-        return DCGANGenerator(spec.latent_dim, data.channels, data.image_size, spec.g_features,
-                              num_classes(data, spec.name))
+        return backbones.build_generator(spec, data, backbones.num_classes(data, spec.name))
 
     def build_discriminator(self, spec: ACGANSpec, data: gen.DataInfo) -> nn.Module:
-        return AuxiliaryClassifierDiscriminator(data.channels, data.image_size, spec.d_features,
-                                                num_classes(data, spec.name))
+        return backbones.build_discriminator(
+            spec, data, auxiliary_classes=backbones.num_classes(data, spec.name))
 
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None

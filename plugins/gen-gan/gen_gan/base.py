@@ -5,9 +5,10 @@ k = n_critic; Arjovsky et al. 2017; Gulrajani et al. 2017): ``n_critic`` discrim
 updates, each on its own batch of real images and fresh fakes, then one generator update. With
 n_critic > 1 the generator update draws a fresh batch of latents, as the WGAN algorithms do; with
 n_critic = 1 it reuses the fakes the discriminator just saw (as DCGAN's reference code does),
-which saves a generator forward pass per step. Variants change the losses and the networks, not
-the step: they override `critic_loss`, `generator_loss` and, for weight clipping,
-`after_critic_step`.
+which saves a generator forward pass per step. Variants change the losses, not the step: they
+override `critic_loss`, `generator_loss` and, for weight clipping, `after_critic_step`. The
+networks come from ``model.backbone`` (`gen_gan.backbones`), whatever the objective; conditional
+variants override `build_generator` / `build_discriminator` to add the label.
 
 Conditional models draw the labels of their fakes from the real batch (c ~ p_data(c)).
 
@@ -27,14 +28,17 @@ import torch
 from torch import nn
 
 import gen
-from gen_gan import ema, losses
+from gen_gan import backbones, ema, losses
 from gen_gan.diffaugment import diffaugment
+from gen_gan.specs import AdversarialSpec
 
 Logs = dict[str, torch.Tensor]
 
 
 class TwoPlayerGAN(gen.AdversarialModel):
-    def __init__(self, spec, data: gen.DataInfo, generator: nn.Module, discriminator: nn.Module):
+    def __init__(self, spec: AdversarialSpec, data: gen.DataInfo):
+        generator = self.build_generator(spec, data)
+        discriminator = self.build_discriminator(spec, data)
         super().__init__(spec, data, generator, discriminator)
         self.n_critic: int = getattr(spec, "n_critic", 1)
         self.diffaugment: tuple[str, ...] = tuple(getattr(spec, "diffaugment", ()))
@@ -44,6 +48,12 @@ class TwoPlayerGAN(gen.AdversarialModel):
         }
         if spec.ema_decay is not None:
             self.modules["generator_ema"] = ema.averaged_copy(generator)
+
+    def build_generator(self, spec: AdversarialSpec, data: gen.DataInfo) -> nn.Module:
+        return backbones.build_generator(spec, data)
+
+    def build_discriminator(self, spec: AdversarialSpec, data: gen.DataInfo) -> nn.Module:
+        return backbones.build_discriminator(spec, data)
 
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None

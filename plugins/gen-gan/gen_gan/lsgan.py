@@ -8,7 +8,7 @@ in section 3). Loss: eq. 2,
     D minimises 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2],   G minimises 1/2 E[(D(G(z)) - c)^2],
 
 with the 0-1 coding (a, b, c) = (0, 1, 1) of eq. 10 by default, or e.g. (-1, 1, 0) of eq. 9 (which
-minimises the Pearson chi-squared divergence). Networks: the DCGAN backbone.
+minimises the Pearson chi-squared divergence). Networks: ``model.backbone``, dcgan by default.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from __future__ import annotations
 import torch
 
 from gen_gan import losses
-from gen_gan.base import Logs
-from gen_gan.dcgan import DCGAN
+from gen_gan.base import Logs, TwoPlayerGAN
 
 
-class LSGAN(DCGAN):
+class LSGAN(TwoPlayerGAN):
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, Logs]:

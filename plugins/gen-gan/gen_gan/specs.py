@@ -1,15 +1,26 @@
-"""Specs of the adversarial family, with the papers' defaults. Pydantic only (no torch)."""
+"""Specs of the adversarial family, with the papers' defaults. Pydantic only (no torch).
+
+Every model is an *objective* (its losses and update rule) on a *backbone* (its networks),
+chosen independently with ``model.backbone``; each model defaults to its paper's backbone.
+Combinations that cannot work (batch norm in a gradient-penalty critic, a backbone at an image
+size it cannot build) are spec errors naming both fields (`AdversarialSpec.check_data`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 import gen
 
 DiffAugmentPolicy = Literal["color", "translation", "cutout"]
 DIFFAUGMENT_POLICIES: tuple[str, ...] = get_args(DiffAugmentPolicy)
+Backbone = Literal["mlp", "dcgan", "resnet"]
+Norm = Literal["batch", "layer", "none"]
+# The smallest image each backbone builds (both convolutional ones need powers of two).
+SMALLEST = {"dcgan": 8, "resnet": 16}
 
 
 def _adam(lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> gen.OptimizerSpec:
@@ -21,6 +32,38 @@ class AdversarialSpec(gen.ModelSpec):
 
     latent_dim: int = Field(100, gt=0, description="size of z ~ N(0, I)")
     optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
+    backbone: Backbone = Field(
+        "dcgan",
+        description="the networks, independent of the objective (the model): mlp (fully "
+        "connected on flattened images, any image_size; g_hidden, d_hidden, dropout), dcgan "
+        "(Radford et al. 2015: strided convolutions, image_size a power of two >= 8; "
+        "g_features, d_features), resnet (the ResNet generator and discriminator of Miyato et "
+        "al. 2018 / Gulrajani et al. 2017, image_size a power of two >= 16; every block "
+        "g_features / d_features wide, 256 / 128 in the papers). Default: the model's paper's",
+    )
+    spectral_norm: bool = Field(
+        False,
+        description="spectral normalisation (Miyato et al. 2018) of every convolution and "
+        "linear layer of the discriminator, with torch's parametrisation (one power iteration "
+        "per forward pass; its state is saved in checkpoints); d_norm then defaults to none",
+    )
+    d_norm: Norm | None = Field(
+        None,
+        description="normalisation in the discriminator's hidden layers: batch, layer (over "
+        "each image's features) or none. Default (null): batch on the dcgan backbone (layer "
+        "for a gradient-penalty critic), none on mlp and resnet and with spectral_norm. Batch "
+        "norm in a gradient-penalty critic is refused (it mixes the images of a batch)",
+    )
+    g_hidden: list[int] = Field([256, 512, 1024], min_length=1,
+                                description="mlp backbone: generator widths")
+    d_hidden: list[int] = Field([1024, 512, 256], min_length=1,
+                                description="mlp backbone: discriminator widths")
+    dropout: float = Field(0.3, ge=0, lt=1, description="mlp backbone: dropout in the "
+                           "discriminator")
+    g_features: int = Field(64, gt=0, description="dcgan and resnet backbones: generator "
+                            "width (dcgan: at its last hidden layer; resnet: every block)")
+    d_features: int = Field(64, gt=0, description="dcgan and resnet backbones: discriminator "
+                            "width (dcgan: at its first layer; resnet: every block)")
     ema_decay: float | None = Field(
         None, gt=0, lt=1,
         description="keep an exponential moving average of the generator weights with this "
@@ -36,6 +79,43 @@ class AdversarialSpec(gen.ModelSpec):
         "bit-identical. E.g. [\"color\", \"translation\", \"cutout\"] (or the string "
         "\"color,translation,cutout\"); empty = off",
     )
+
+    # Whether the discriminator is a critic held to a per-image gradient penalty (wgan-gp).
+    gradient_penalty: ClassVar[bool] = False
+
+    @classmethod
+    def data_defaults_for(cls, model: Mapping[str, Any]) -> dict[str, Any]:
+        """The mlp backbone defaults to MNIST's own 28x28; the convolutional ones to the
+        core's 32x32 (they need powers of two)."""
+        backbone = model.get("backbone", cls.model_fields["backbone"].default)
+        return {"image_size": 28} if backbone == "mlp" else {}
+
+    @model_validator(mode="after")
+    def _resolve_d_norm(self) -> AdversarialSpec:
+        """Fill in d_norm's default, so spec.json records the normalisation trained with."""
+        if self.d_norm is None:
+            self.d_norm = self.default_d_norm()
+        return self
+
+    def default_d_norm(self) -> Norm:
+        if self.backbone != "dcgan" or self.spectral_norm:
+            return "none"
+        return "layer" if self.gradient_penalty else "batch"
+
+    def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
+        """The backbone against data.image_size, and the discriminator's normalisation
+        against the objective."""
+        problems = []
+        size, smallest = data.image_size, SMALLEST.get(self.backbone)
+        if smallest is not None and (size < smallest or size & (size - 1)):
+            problems.append(("data.image_size", f"model.backbone {self.backbone} needs a power "
+                             f"of two >= {smallest} (got {size}); use 32, or model.backbone "
+                             "mlp for any size"))
+        if self.gradient_penalty and self.d_norm == "batch":
+            problems.append(("model.d_norm", f"batch norm mixes the images of a batch, so the "
+                             f"per-image gradient penalty of model.name {self.name} would be "
+                             "ill-defined: use layer or none"))
+        return problems
 
     @field_validator("diffaugment", mode="before")
     @classmethod
@@ -68,34 +148,17 @@ class GANSpec(AdversarialSpec):
     """
 
     name: Literal["gan"] = "gan"
-    g_hidden: list[int] = Field([256, 512, 1024], min_length=1, description="generator widths")
-    d_hidden: list[int] = Field([1024, 512, 256], min_length=1, description="discriminator widths")
-    dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
-
-    data_defaults: ClassVar[dict] = {"image_size": 28}
+    backbone: Backbone = "mlp"
 
 
-class ConvSpec(AdversarialSpec):
-    """The DCGAN backbone every convolutional model here is built on."""
-
-    g_features: int = Field(64, gt=0, description="generator width at its last hidden layer")
-    d_features: int = Field(64, gt=0, description="discriminator width at its first layer")
-
-    def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
-        """data.image_size must be a power of two >= 8 (4x4 doubled by each block)."""
-        size = data.image_size
-        if size < 8 or size & (size - 1):
-            return [("data.image_size", f"{self.name} needs a power of two >= 8 (got {size})")]
-        return []
-
-
-class DCGANSpec(ConvSpec):
-    """Radford et al. 2015, section 3 and 4: Adam lr 2e-4, beta1 0.5, z of size 100."""
+class DCGANSpec(AdversarialSpec):
+    """Radford et al. 2015, section 3 and 4: Adam lr 2e-4, beta1 0.5, z of size 100. The same
+    objective as gan, on the convolutional backbone by default."""
 
     name: Literal["dcgan"] = "dcgan"
 
 
-class LSGANSpec(ConvSpec):
+class LSGANSpec(AdversarialSpec):
     """Mao et al. 2017, eq. 2 with the 0-1 coding of eq. 10 by default; (a, b, c) = (-1, 1, 0)
     is eq. 9, the setting that minimises the Pearson chi-squared divergence. Adam 2e-4, betas
     (0.5, 0.999): the DCGAN optimizer the family shares, not a learning rate from the paper's
@@ -111,37 +174,58 @@ def _rmsprop() -> gen.OptimizerSpec:
     return gen.OptimizerSpec(name="rmsprop", lr=5e-5)
 
 
-class WGANSpec(ConvSpec):
-    """Arjovsky et al. 2017, Algorithm 1 defaults: RMSProp lr 5e-5, c = 0.01, n_critic = 5."""
+class WGANSpec(AdversarialSpec):
+    """Arjovsky et al. 2017, Algorithm 1 defaults: RMSProp lr 5e-5, c = 0.01, n_critic = 5. The
+    critic has no dropout: it estimates a distance, and dropout would make it a random one."""
 
     name: Literal["wgan"] = "wgan"
     n_critic: int = Field(5, gt=0, description="critic updates per generator update")
     clip: float = Field(0.01, gt=0, description="critic weights are clipped to [-clip, clip]")
     optimizer: gen.OptimizerSpec = Field(default_factory=_rmsprop)
+    dropout: float = Field(0.0, ge=0, lt=1, description="mlp backbone: dropout in the critic")
+
+    def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
+        problems = super().check_data(data)
+        if self.spectral_norm:
+            problems.append(("model.spectral_norm", "model.name wgan clips the critic's weights "
+                             "(model.clip) to bound its Lipschitz constant; spectral "
+                             "normalisation would rescale the clipped weights and undo that: "
+                             "use one of the two (e.g. wgan-gp or dcgan with spectral_norm)"))
+        return problems
 
 
-class WGANGPSpec(ConvSpec):
+class WGANGPSpec(AdversarialSpec):
     """Gulrajani et al. 2017, Algorithm 1 defaults: lambda = 10, n_critic = 5, Adam lr 1e-4,
-    betas (0, 0.9); no batch norm in the critic, layer norm instead (section 4)."""
+    betas (0, 0.9); no batch norm in the critic, layer norm instead on the dcgan backbone
+    (section 4), none on mlp and resnet (their reference code)."""
 
     name: Literal["wgan-gp"] = "wgan-gp"
     n_critic: int = Field(5, gt=0, description="critic updates per generator update")
     gp_weight: float = Field(10.0, ge=0, description="lambda, the gradient penalty weight (eq. 3)")
-    critic_norm: Literal["layer", "none"] = Field(
-        "layer", description="normalisation in the critic; batch norm would break the "
-        "per-sample penalty"
-    )
     optimizer: gen.OptimizerSpec = Field(default_factory=lambda: _adam(1e-4, (0.0, 0.9)))
+    dropout: float = Field(0.0, ge=0, lt=1, description="mlp backbone: dropout in the critic")
+
+    gradient_penalty: ClassVar[bool] = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _critic_norm_is_d_norm(cls, data: Any) -> Any:
+        """Runs trained before model.d_norm called it critic_norm; their specs still load."""
+        if isinstance(data, dict) and "critic_norm" in data:
+            data = dict(data)
+            norm = data.pop("critic_norm")
+            data.setdefault("d_norm", norm)
+        return data
 
 
-class CGANSpec(ConvSpec):
+class CGANSpec(AdversarialSpec):
     """Mirza & Osindero 2014 on the DCGAN backbone. The paper's MLPs with maxout and its
     SGD schedule do not carry over; Adam(2e-4, beta1 0.5) as in Radford et al. 2015."""
 
     name: Literal["cgan"] = "cgan"
 
 
-class ACGANSpec(ConvSpec):
+class ACGANSpec(AdversarialSpec):
     """Odena et al. 2017 on the DCGAN backbone; Adam lr 2e-4, beta1 0.5 (appendix)."""
 
     name: Literal["acgan"] = "acgan"

@@ -1,8 +1,8 @@
 """WGAN: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN".
 
-The critic f_w (the DCGAN discriminator with no sigmoid: its raw score) estimates the
-Earth-Mover distance through the Kantorovich-Rubinstein duality (eq. 2); maximising
-E[f_w(x)] - E[f_w(G(z))] over weights clipped to a box keeps f_w K-Lipschitz (eq. 3).
+The critic f_w (the backbone's discriminator, dcgan by default, with no sigmoid: its raw
+score) estimates the Earth-Mover distance through the Kantorovich-Rubinstein duality (eq. 2);
+maximising E[f_w(x)] - E[f_w(G(z))] over weights clipped to a box keeps f_w K-Lipschitz (eq. 3).
 Algorithm 1: n_critic = 5 critic updates per generator update, each on a fresh batch, every
 weight clipped to [-c, c] after each critic update, RMSProp with lr 5e-5 (the paper found
 momentum-based optimizers such as Adam unstable for the critic). The logged ``wasserstein`` is
@@ -15,11 +15,10 @@ from __future__ import annotations
 import torch
 
 from gen_gan import losses
-from gen_gan.base import Logs
-from gen_gan.dcgan import DCGAN
+from gen_gan.base import Logs, TwoPlayerGAN
 
 
-class WGAN(DCGAN):
+class WGAN(TwoPlayerGAN):
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, Logs]:

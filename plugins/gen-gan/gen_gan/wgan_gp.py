@@ -8,19 +8,16 @@ interpolates between real and fake images (eq. 3):
     x_hat = eps x + (1 - eps) x_tilde,  eps ~ U[0, 1] drawn once per sample.
 
 Algorithm 1: lambda = 10, n_critic = 5, Adam(lr 1e-4, betas (0, 0.9)), no clipping. The penalty
-is per image, so the critic has no batch norm: layer norm (section 4's recommendation) or none.
+is per image, so the critic has no batch norm (`WGANGPSpec` refuses it): layer norm (section 4's
+recommendation, the default on the dcgan backbone) or none (the default on mlp and resnet).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-import gen
 from gen_gan import losses
 from gen_gan.base import Logs
-from gen_gan.dcgan import DCGANDiscriminator
-from gen_gan.specs import WGANGPSpec
 from gen_gan.wgan import WGAN
 
 
@@ -28,10 +25,6 @@ class WGANGP(WGAN):
     # The penalty differentiates through the critic twice, which torch.compile's autograd
     # does not support (measured on torch 2.11): the critic stays eager.
     eager_modules = frozenset({"discriminator"})
-
-    def build_discriminator(self, spec: WGANGPSpec, data: gen.DataInfo) -> nn.Module:
-        return DCGANDiscriminator(data.channels, data.image_size, spec.d_features,
-                                  norm=spec.critic_norm)
 
     def critic_loss(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None

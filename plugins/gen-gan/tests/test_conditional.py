@@ -11,7 +11,7 @@ from gen import DataSpec
 from gen.cli.main import cli
 from gen.plugins import discover
 from gen.testing.kit import tiny_spec, train_tiny
-from gen_gan.dcgan import DCGANGenerator
+from gen_gan.backbones.dcgan import DCGANGenerator
 
 
 class Recorder:

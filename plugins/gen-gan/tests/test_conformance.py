@@ -1,4 +1,7 @@
-"""gen-gan's models run the conformance kit like any third-party family would."""
+"""gen-gan's models run the conformance kit like any third-party family would: every objective
+on every backbone (each model's own backbone by the classes below, the others by the generated
+ones at the end), and spectral normalisation, whose power-iteration state must resume
+bit-identically like every other weight."""
 
 from gen.testing import ModelConformance
 
@@ -55,3 +58,37 @@ class TestACGANWithEMA(ModelConformance):
     model = "acgan"
     plugin_module = "gen_gan"
     tiny = {**CONV, "model.ema_decay": 0.99}
+
+
+class TestDCGANWithSpectralNorm(ModelConformance):
+    model = "dcgan"
+    plugin_module = "gen_gan"
+    tiny = {**CONV, "model.spectral_norm": True}
+
+
+class TestWGANGPOnResNetWithSpectralNorm(ModelConformance):
+    model = "wgan-gp"
+    plugin_module = "gen_gan"
+    tiny = {**CONV, "model.backbone": "resnet", "model.spectral_norm": True}
+
+
+MLP = {"model.g_hidden": [16], "model.d_hidden": [16], "model.latent_dim": 8,
+       "data.image_size": 8}
+RESNET = {**CONV, "model.backbone": "resnet"}
+OWN = {"gan": "mlp"}  # the others' own backbone is dcgan, tested by the classes above
+
+
+def _other_backbones():
+    """A kit class for every (objective, backbone) pair other than the model's own."""
+    for model in ("gan", "dcgan", "lsgan", "wgan", "wgan-gp", "cgan", "acgan"):
+        for backbone, tiny in (("mlp", {**MLP, "model.backbone": "mlp"}),
+                               ("dcgan", {**CONV, "model.backbone": "dcgan"}),
+                               ("resnet", RESNET)):
+            if backbone == OWN.get(model, "dcgan"):
+                continue
+            name = f"Test{model.replace('-', '').upper()}On{backbone.capitalize()}"
+            yield name, type(name, (ModelConformance,),
+                             {"model": model, "plugin_module": "gen_gan", "tiny": tiny})
+
+
+globals().update(_other_backbones())

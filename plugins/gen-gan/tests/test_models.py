@@ -16,7 +16,7 @@ def test_paper_defaults():
     assert (w.n_critic, w.clip) == (5, 0.01)
     assert (w.optimizer.name, w.optimizer.lr, w.optimizer.momentum) == ("rmsprop", 5e-5, 0.0)
     gp = specs.WGANGPSpec()
-    assert (gp.n_critic, gp.gp_weight, gp.critic_norm) == (5, 10.0, "layer")
+    assert (gp.n_critic, gp.gp_weight, gp.d_norm) == (5, 10.0, "layer")
     assert (gp.optimizer.name, gp.optimizer.lr, gp.optimizer.betas) == ("adam", 1e-4, (0.0, 0.9))
     for cls in (specs.GANSpec, specs.DCGANSpec, specs.LSGANSpec, specs.WGANSpec,
                 specs.WGANGPSpec, specs.CGANSpec, specs.ACGANSpec):
@@ -77,7 +77,7 @@ def test_wgan_clips_every_critic_weight_after_each_critic_step():
 
 @pytest.mark.parametrize("norm,layer", [("layer", nn.GroupNorm), ("none", None)])
 def test_wgan_gp_critic_has_no_batch_norm(norm, layer):
-    critic = tiny_model("wgan-gp", critic_norm=norm).discriminator
+    critic = tiny_model("wgan-gp", d_norm=norm).discriminator
     kinds = {type(m) for m in critic.modules()}
     assert not kinds & {nn.BatchNorm2d, nn.BatchNorm1d}
     assert layer is None or layer in kinds

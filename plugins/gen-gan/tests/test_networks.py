@@ -63,7 +63,9 @@ def test_dcgan_follows_the_papers_rules():
 def test_dcgan_rejects_image_size_that_is_not_a_power_of_two():
     with pytest.raises(gen.SpecError) as err:
         specs.validate(DCGANSpec, {"data": {"image_size": 28}})
-    assert err.value.problems == [("data.image_size", "dcgan needs a power of two >= 8 (got 28)")]
+    [(field, message)] = err.value.problems
+    assert field == "data.image_size"
+    assert message.startswith("model.backbone dcgan needs a power of two >= 8 (got 28)")
 
 
 def test_gan_defaults_to_28_pixel_images_and_trains():

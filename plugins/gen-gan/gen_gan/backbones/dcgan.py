@@ -1,27 +1,20 @@
-"""DCGAN: Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with Deep
-Convolutional Generative Adversarial Networks".
+"""The dcgan backbone: Radford, Metz & Chintala 2015, "Unsupervised Representation Learning
+with Deep Convolutional Generative Adversarial Networks".
 
 The architecture guidelines of section 3: strided (transposed) convolutions instead of pooling,
 no fully connected hidden layers, batch norm in both networks (not on G's output nor D's input
 layer), ReLU in G with tanh output, LeakyReLU(0.2) in D. Weights from N(0, 0.02) (section 4).
 The number of up/down-sampling blocks follows the image size (4x4 -> image_size, powers of two).
-
-The other convolutional models of the family (lsgan, wgan, wgan-gp, cgan, acgan) subclass `DCGAN`
-and override its losses or its `build_generator` / `build_discriminator`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-import gen
-from gen_gan.base import TwoPlayerGAN
-from gen_gan.specs import ConvSpec
+from gen_gan.backbones.conditioning import Norm, with_label
 
 
 def init_weights(module: nn.Module) -> None:
@@ -65,14 +58,7 @@ class DCGANGenerator(nn.Module):
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes is not None:
-            if y is None:
-                raise ValueError("this generator is conditional: pass the labels y")
-            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
-        return self.net(z[:, :, None, None])
-
-
-Norm = Literal["batch", "layer", "none"]
+        return self.net(with_label(z, y, self.num_classes)[:, :, None, None])
 
 
 def _norm(kind: Norm, width: int) -> list[nn.Module]:
@@ -111,23 +97,3 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).flatten(1).squeeze(1)
-
-
-def num_classes(data: gen.DataInfo, model: str) -> int:
-    """The number of classes a conditional model is built for; data without labels is an error."""
-    if data.num_classes is None:
-        raise gen.DataError(f"{model} is conditional and needs labelled data ({data.name} has "
-                            "no labels)")
-    return data.num_classes
-
-
-class DCGAN(TwoPlayerGAN):
-    def __init__(self, spec: ConvSpec, data: gen.DataInfo):
-        generator = self.build_generator(spec, data)
-        super().__init__(spec, data, generator, self.build_discriminator(spec, data))
-
-    def build_generator(self, spec: ConvSpec, data: gen.DataInfo) -> nn.Module:
-        return DCGANGenerator(spec.latent_dim, data.channels, data.image_size, spec.g_features)
-
-    def build_discriminator(self, spec: ConvSpec, data: gen.DataInfo) -> nn.Module:
-        return DCGANDiscriminator(data.channels, data.image_size, spec.d_features)
