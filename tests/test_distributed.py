@@ -102,11 +102,14 @@ def test_batch_that_processes_cannot_share_is_refused_before_launch(tmp_path, ge
     assert not (tmp_path / "r").exists()
 
 
-def test_ctrl_c_stops_every_process_after_one_checkpoint(tmp_path, toy_env):
+@pytest.mark.parametrize("budget", [[], ["--set", "train.max_time=3600"]])
+def test_ctrl_c_stops_every_process_after_one_checkpoint(tmp_path, toy_env, budget):
+    """With a time budget left or without one, Ctrl-C is an interruption (exit 130), never a
+    budget stop."""
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gen", "train", "toy", *COMMON, "--out", str(run), "--nproc",
-         "2", "--set", "train.steps=100000000", "--set", "train.checkpoint_every=50"],
+         "2", "--set", "train.steps=100000000", "--set", "train.checkpoint_every=50", *budget],
         env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = run / "checkpoints" / "step-000050.pt"
     deadline = time.monotonic() + 120
@@ -122,6 +125,8 @@ def test_ctrl_c_stops_every_process_after_one_checkpoint(tmp_path, toy_env):
     assert "stopped at step" in text and "--resume --nproc 2" in text
     step = int(text.split("stopped at step ")[1].split(";")[0])
     assert weights(run)["step"] == step and out.count("run directory:") == 1
+    assert "time budget" not in text
+    assert "stopped" not in (run / "metrics.jsonl").read_text()
 
 
 def test_a_single_process_run_resumes_on_two(tmp_path, gen_cli):
@@ -135,3 +140,17 @@ def test_a_single_process_run_resumes_on_two(tmp_path, gen_cli):
     assert "resuming on 2 process(es) a run checkpointed on 1" in text
     ckpt = weights(run)
     assert ckpt["step"] == 6 and ckpt["data"]["position"] == 6 * 16
+
+
+def test_the_time_budget_stops_every_process_after_the_same_step(tmp_path, gen_cli):
+    """Each process has its own clock; they agree to stop at the first step at which any has
+    run out, one checkpoint holds both processes' streams, and the planned stop exits 0."""
+    run = tmp_path / "run"
+    result = train(gen_cli, "toy", run, "--set", "train.steps=100000000",
+                   "--set", "train.max_time=3", nproc=2)
+    text = " ".join(result.stderr.split())
+    assert "on its time budget (train.max_time = 3 s)" in text and "--resume --nproc 2" in text
+    ckpt = weights(run)
+    assert 0 < ckpt["step"] < 100000000 and len(ckpt["rng_ranks"]) == 2
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "stopped" in r] == [ckpt["step"]]

@@ -240,6 +240,21 @@ def test_an_interrupted_and_resumed_run(runs, tmp_path):
     assert "resumed at step 8" in text and "8 of 20 (checkpoint at 6)" in text
 
 
+def test_a_run_stopped_on_its_time_budget_says_so(runs, tmp_path):
+    run = copy_run(runs, "dcgan", tmp_path, to="budget")
+    spec = json.loads((run / "spec.json").read_text())
+    spec["train"]["steps"], spec["train"]["max_time"] = 20, 300.0
+    (run / "spec.json").write_text(json.dumps(spec))
+    append(run, {"step": 6, "stopped": {"reason": "max_time", "max_time_s": 300.0,
+                                        "train_s": 300.2}})
+    report = collect.collect(gen.load_run(run))
+    assert report.status() == ("stopped on its time budget (train.max_time = 300 s) at step 6 "
+                               "of 20; continue it with gen train --resume")
+    assert "stopped on its time budget" in write.render_report([run])
+    append(run, {"step": 7, "d_loss": 1.0})  # resumed past the stop: training again
+    assert collect.collect(gen.load_run(run)).status().startswith("not finished")
+
+
 def test_odd_records_are_shown_or_named_never_fatal(runs, tmp_path):
     run = copy_run(runs, "dcgan", tmp_path, to="odd")
     append(run,

@@ -114,6 +114,7 @@ class RunReport:
     coverage: dict[str, Points] = field(default_factory=dict)
     coverage_latest: dict[str, Any] = field(default_factory=dict)
     warnings: list[HealthWarning] = field(default_factory=list)
+    stopped: dict[str, Any] | None = None  # the last `stopped` record (train.max_time)
     notes: list[str] = field(default_factory=list)  # what the report could not read
 
     @property
@@ -129,6 +130,10 @@ class RunReport:
         if self.planned_steps is not None and self.step >= self.planned_steps:
             return f"finished: {self.step} of {self.planned_steps} steps"
         planned = f" of {self.planned_steps}" if self.planned_steps is not None else ""
+        stop = self.stopped or {}
+        if stop.get("step") == self.step == self.logged_step and _is_number(stop.get("budget")):
+            return (f"stopped on its time budget (train.max_time = {stop['budget']:g} s) at "
+                    f"step {self.step}{planned}; continue it with gen train --resume")
         if self.step == 0 and self.logged_step == 0:
             return f"nothing logged yet (0{planned} steps): training, or stopped at its start"
         checkpoint = (f"checkpoint at step {self.step}" if self.step
@@ -166,6 +171,7 @@ def collect(run: Run, label: str | None = None, memo: dict | None = None) -> Run
     _in_own_space(report.scores, report.info)
     report.coverage, report.coverage_latest = _coverage(records)
     report.warnings = _warnings(records)
+    report.stopped = _stopped(records)
     report.best = _best(run, report.notes, memo)
     report.grids, report.grids_total = _grids(run, report.notes)
     return report
@@ -371,6 +377,15 @@ def _coverage(records: list[dict[str, Any]]) -> tuple[dict[str, Points], dict[st
             if key not in COVERAGE_COUNTS and _is_number(value) and math.isfinite(value):
                 series.setdefault(key, []).append((record["step"], float(value)))
     return series, latest
+
+
+def _stopped(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The step and budget of the run's last stop on train.max_time, if any."""
+    for record in reversed(records):
+        stop = record.get("stopped")
+        if isinstance(stop, dict) and stop.get("reason") == "max_time":
+            return {"step": record["step"], "budget": stop.get("max_time_s")}
+    return None
 
 
 def _warnings(records: list[dict[str, Any]]) -> list[HealthWarning]:

@@ -274,7 +274,11 @@ class Trainer:
             meter = _Throughput(s.stream)
             first = s.step
             budget = _Budget(tr.max_time)
-            while s.step < tr.steps and not _agreed(stop.is_set() or budget.spent(), s.world):
+            while s.step < tr.steps:
+                signalled, spent = stop.is_set(), budget.spent()
+                if _agreed(signalled or spent, s.world):
+                    s.out_of_time = _out_of_time(signalled, spent, s.world)
+                    break
                 # Gradient norms only for the steps that are logged: no cost on the others.
                 s.model.runtime.track_grad_norms = self._logs_at(s.step + 1)
                 with (self._plugin_code(f"train_step at step {s.step + 1}", s),
@@ -285,8 +289,6 @@ class Trainer:
                 s.step += 1
                 view.advance(s.step)
                 self._periodic(s, meter, view)
-            # Stopped early: by the budget (of any process), or by a signal alone.
-            s.out_of_time = s.step < tr.steps and _agreed(budget.spent(), s.world)
             if s.out_of_time and s.main:
                 s.log.write({"step": s.step, "stopped": {
                     "reason": "max_time", "max_time_s": tr.max_time,
@@ -499,6 +501,16 @@ def _agreed(stop: bool, world: World | None) -> bool:
     signal or by `gen train --nproc`), so every process stops after the same step and one
     consistent checkpoint is written."""
     return world.any(stop or stop_requested()) if world is not None else stop
+
+
+def _out_of_time(signalled: bool, spent: bool, world: World | None) -> bool:
+    """Whether a stop all processes agreed on is the budget's: some process ran out of
+    ``train.max_time`` and none was asked to stop (a signal, or `gen train --nproc`'s stop
+    file), which takes precedence and exits as an interruption. Every process calls this at
+    the same step, so the collectives pair up."""
+    if world is None:
+        return spent and not signalled
+    return world.any(spent) and not world.any(signalled or stop_requested())
 
 
 def _seed_rank(seed: int, step: int, world: World) -> None:
