@@ -64,11 +64,13 @@ def _model(info: ModelInfo) -> list[str]:
     kind = f"{info.kind}, {'conditional' if info.conditional else 'unconditional'}"
     note = f"{info.summary}. Plugin `{info.plugin}`, {kind}."
     out = _section(f"### {info.name}", defs[own], specs.default_spec(cls)["model"], note=note)
-    for section in ("data", "train"):
-        changed = getattr(cls, f"{section}_defaults")
+    for section, changed in (("data", cls.data_defaults_for({})), ("train", cls.train_defaults)):
         if changed:
             pairs = ", ".join(f"`{section}.{k}` = `{_json(v)}`" for k, v in sorted(changed.items()))
             out += [f"Changes core defaults: {pairs} (a spec's own value still wins).", ""]
+    own_rule = cls.data_defaults_for.__func__ is not specs.ModelSpec.data_defaults_for.__func__
+    if own_rule and cls.data_defaults_for.__doc__:
+        out += [f"Data defaults: {' '.join(cls.data_defaults_for.__doc__.split())}", ""]
     if cls.check_data is not specs.ModelSpec.check_data and cls.check_data.__doc__:
         out += [f"Checks the `data` section: {' '.join(cls.check_data.__doc__.split())}", ""]
     for extra in sorted(set(defs) - CORE - {own}):

@@ -1,22 +1,28 @@
-"""gen-gan: the adversarial family. Registration only: importing this does not import torch."""
+"""gen-gan: the adversarial family. Registration only: importing this does not import torch.
+
+Each model is an objective; its networks are ``model.backbone`` (mlp, dcgan or resnet), the
+paper's by default, as each summary says."""
 
 import gen
 
 # name, summary, spec class, model class, conditional
 MODELS = [
-    ("gan", "GAN with MLP generator and discriminator (Goodfellow et al. 2014)",
+    ("gan", "GAN (Goodfellow et al. 2014); backbone mlp by default",
      "gen_gan.specs:GANSpec", "gen_gan.gan:GAN", False),
-    ("dcgan", "Deep convolutional GAN (Radford et al. 2015)",
+    ("dcgan", "Deep convolutional GAN (Radford et al. 2015): gan's loss, backbone dcgan",
      "gen_gan.specs:DCGANSpec", "gen_gan.dcgan:DCGAN", False),
-    ("lsgan", "Least squares GAN (Mao et al. 2017)",
+    ("lsgan", "Least squares GAN (Mao et al. 2017); backbone dcgan by default",
      "gen_gan.specs:LSGANSpec", "gen_gan.lsgan:LSGAN", False),
-    ("wgan", "Wasserstein GAN with weight clipping (Arjovsky et al. 2017)",
+    ("wgan", "Wasserstein GAN with weight clipping (Arjovsky et al. 2017); backbone dcgan "
+     "by default",
      "gen_gan.specs:WGANSpec", "gen_gan.wgan:WGAN", False),
-    ("wgan-gp", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
+    ("wgan-gp", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017); backbone "
+     "dcgan by default",
      "gen_gan.specs:WGANGPSpec", "gen_gan.wgan_gp:WGANGP", False),
-    ("cgan", "Conditional GAN, labels fed to both networks (Mirza & Osindero 2014)",
+    ("cgan", "Conditional GAN, labels fed to both networks (Mirza & Osindero 2014); "
+     "backbone dcgan by default",
      "gen_gan.specs:CGANSpec", "gen_gan.cgan:CGAN", True),
-    ("acgan", "Auxiliary classifier GAN (Odena et al. 2017)",
+    ("acgan", "Auxiliary classifier GAN (Odena et al. 2017); backbone dcgan by default",
      "gen_gan.specs:ACGANSpec", "gen_gan.acgan:ACGAN", True),
 ]
 

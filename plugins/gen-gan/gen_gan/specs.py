@@ -90,14 +90,13 @@ class AdversarialSpec(gen.ModelSpec):
         backbone = model.get("backbone", cls.model_fields["backbone"].default)
         return {"image_size": 28} if backbone == "mlp" else {}
 
-    @model_validator(mode="after")
-    def _resolve_d_norm(self) -> AdversarialSpec:
-        """Fill in d_norm's default, so spec.json records the normalisation trained with."""
-        if self.d_norm is None:
-            self.d_norm = self.default_d_norm()
-        return self
-
-    def default_d_norm(self) -> Norm:
+    @property
+    def discriminator_norm(self) -> Norm:
+        """``d_norm``, or its default for this objective, backbone and spectral_norm. Resolved
+        here rather than written into the spec, so a spec printed by `gen spec` and edited to
+        another backbone gets that backbone's default (spec.json keeps null: the default)."""
+        if self.d_norm is not None:
+            return self.d_norm
         if self.backbone != "dcgan" or self.spectral_norm:
             return "none"
         return "layer" if self.gradient_penalty else "batch"
@@ -111,7 +110,7 @@ class AdversarialSpec(gen.ModelSpec):
             problems.append(("data.image_size", f"model.backbone {self.backbone} needs a power "
                              f"of two >= {smallest} (got {size}); use 32, or model.backbone "
                              "mlp for any size"))
-        if self.gradient_penalty and self.d_norm == "batch":
+        if self.gradient_penalty and self.discriminator_norm == "batch":
             problems.append(("model.d_norm", f"batch norm mixes the images of a batch, so the "
                              f"per-image gradient penalty of model.name {self.name} would be "
                              "ill-defined: use layer or none"))
@@ -148,7 +147,8 @@ class GANSpec(AdversarialSpec):
     """
 
     name: Literal["gan"] = "gan"
-    backbone: Backbone = "mlp"
+    backbone: Backbone = Field("mlp", description=AdversarialSpec.model_fields["backbone"]
+                               .description)
 
 
 class DCGANSpec(AdversarialSpec):
@@ -185,6 +185,7 @@ class WGANSpec(AdversarialSpec):
     dropout: float = Field(0.0, ge=0, lt=1, description="mlp backbone: dropout in the critic")
 
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
+        """As every model's, and spectral_norm is refused: it would undo the weight clipping."""
         problems = super().check_data(data)
         if self.spectral_norm:
             problems.append(("model.spectral_norm", "model.name wgan clips the critic's weights "

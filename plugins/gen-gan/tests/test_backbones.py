@@ -11,7 +11,6 @@ import torch
 from gan_helpers import MODELS, data_info
 from torch import nn
 
-import gen
 from gen import specs
 from gen.plugins import discover
 from gen_gan.backbones import build_discriminator, build_generator
@@ -45,6 +44,25 @@ def test_resnet_has_the_papers_blocks_and_shapes(size, g_blocks, d_blocks):
     assert images.shape == (5, 3, size, size) and images.abs().max() <= 1
     assert d(images).shape == (5,)
     assert not any(isinstance(m, nn.BatchNorm2d | nn.GroupNorm) for m in d.modules())
+
+
+def test_resnet_initialisation_follows_miyato_et_al():
+    """Glorot-uniform: gain sqrt(2) on the residual 3x3 convolutions, 1 on the 1x1 shortcuts
+    and the generator's output convolution (whose weights' bound is then sqrt(6 / fan sum))."""
+    torch.manual_seed(0)
+    g = ResNetGenerator(8, 1, 32, 64)
+
+    def bound(conv, gain):
+        fan_in, fan_out = (conv.weight[0].numel(), conv.weight.shape[0] * conv.weight[0, 0].numel())
+        return gain * (6 / (fan_in + fan_out)) ** 0.5
+
+    output = g.out[2]
+    assert output.weight.abs().max() <= bound(output, 1.0)
+    assert output.weight.abs().max() > 0.9 * bound(output, 1.0)
+    residual = g.blocks[0].residual[3]
+    assert residual.weight.abs().max() > 1.3 * bound(residual, 1.0)  # sqrt(2) = 1.41
+    shortcut = g.blocks[0].shortcut[1]
+    assert shortcut.weight.abs().max() <= bound(shortcut, 1.0)
 
 
 @pytest.mark.parametrize("model,backbone", list(itertools.product(
@@ -122,7 +140,7 @@ def test_spectral_norm_trains_the_unnormalised_weights():
 def test_discriminator_normalisation_defaults_per_objective_and_backbone(model, backbone, sn,
                                                                           norm):
     spec = spec_of(model, backbone=backbone, spectral_norm=sn)
-    assert spec.d_norm == norm  # resolved, so spec.json records it
+    assert spec.d_norm is None and spec.discriminator_norm == norm
     kinds = {type(m) for m in build_discriminator(spec, data_info(16)).modules()}
     expected = {"batch": {nn.BatchNorm1d, nn.BatchNorm2d}, "layer": {nn.LayerNorm, nn.GroupNorm},
                 "none": set()}[norm]
@@ -139,10 +157,20 @@ def test_the_data_default_follows_the_backbone():
     assert specs.validate(dcgan, {}, ["model.backbone=resnet"]).data.image_size == 32
 
 
+def test_a_printed_spec_keeps_the_norm_default_of_whatever_backbone_it_is_edited_to():
+    """d_norm stays null (the default) in spec.json: `gen spec wgan-gp` edited to resnet gets
+    resnet's critic normalisation, not the dcgan default it would have pinned."""
+    cls = discover().registry.get("wgan-gp").spec_class()
+    printed = specs.validate(cls, {}).model_dump(mode="json")
+    assert printed["model"]["d_norm"] is None
+    edited = specs.validate(cls, printed, ["model.backbone=resnet"])
+    assert edited.model.discriminator_norm == "none"
+
+
 def test_a_wgan_gp_spec_from_before_d_norm_still_loads():
     spec = discover().registry.get("wgan-gp").spec_class()
-    assert spec.model_validate({"critic_norm": "none"}).d_norm == "none"
-    assert spec.model_validate({}).d_norm == "layer"
+    assert spec.model_validate({"critic_norm": "none"}).discriminator_norm == "none"
+    assert spec.model_validate({}).discriminator_norm == "layer"
 
 
 @pytest.mark.parametrize("model,sets,fields", [
@@ -190,4 +218,4 @@ def test_resuming_with_another_backbone_or_spectral_norm_is_refused(change, fiel
 def test_every_model_lists_every_backbone_in_its_schema(model):
     schema = discover().registry.get(model).spec_class().model_json_schema()
     assert schema["properties"]["backbone"]["enum"] == BACKBONES
-    assert gen.ModelSpec in discover().registry.get(model).spec_class().__mro__
+    assert "mlp" in schema["properties"]["backbone"]["description"]

@@ -16,7 +16,7 @@ def test_paper_defaults():
     assert (w.n_critic, w.clip) == (5, 0.01)
     assert (w.optimizer.name, w.optimizer.lr, w.optimizer.momentum) == ("rmsprop", 5e-5, 0.0)
     gp = specs.WGANGPSpec()
-    assert (gp.n_critic, gp.gp_weight, gp.d_norm) == (5, 10.0, "layer")
+    assert (gp.n_critic, gp.gp_weight, gp.discriminator_norm) == (5, 10.0, "layer")
     assert (gp.optimizer.name, gp.optimizer.lr, gp.optimizer.betas) == ("adam", 1e-4, (0.0, 0.9))
     for cls in (specs.GANSpec, specs.DCGANSpec, specs.LSGANSpec, specs.WGANSpec,
                 specs.WGANGPSpec, specs.CGANSpec, specs.ACGANSpec):

@@ -29,19 +29,21 @@ def build_generator(spec: AdversarialSpec, data: gen.DataInfo,
 def build_discriminator(spec: AdversarialSpec, data: gen.DataInfo, *,
                         label_input: int | None = None,
                         auxiliary_classes: int | None = None) -> nn.Module:
-    """D(x) on ``spec.backbone`` with ``spec.d_norm``: one logit (or critic score) per image.
-    ``label_input``: D(x|y) over that many classes (cgan); ``auxiliary_classes``: also class
-    logits (acgan). With ``spec.spectral_norm`` every weight of it is spectrally normalised."""
+    """D(x) on ``spec.backbone`` with ``spec.discriminator_norm``: one logit (or critic score)
+    per image. ``label_input``: D(x|y) over that many classes (cgan); ``auxiliary_classes``:
+    also class logits (acgan). With ``spec.spectral_norm`` every weight of it is spectrally
+    normalised."""
     extra, outputs = label_input or 0, 1 + (auxiliary_classes or 0)
+    norm = spec.discriminator_norm
     if spec.backbone == "mlp":
         inputs = data.channels * data.image_size ** 2 + extra
-        net = MLPDiscriminator(inputs, spec.d_hidden, spec.dropout, spec.d_norm, outputs)
+        net = MLPDiscriminator(inputs, spec.d_hidden, spec.dropout, norm, outputs)
     elif spec.backbone == "dcgan":
-        net = DCGANDiscriminator(data.channels + extra, data.image_size, spec.d_features,
-                                 spec.d_norm, outputs)
+        net = DCGANDiscriminator(data.channels + extra, data.image_size, spec.d_features, norm,
+                                 outputs)
     else:
-        net = ResNetDiscriminator(data.channels + extra, data.image_size, spec.d_features,
-                                  spec.d_norm, outputs, "sum" if spec.spectral_norm else "mean")
+        net = ResNetDiscriminator(data.channels + extra, data.image_size, spec.d_features, norm,
+                                  outputs, "sum" if spec.spectral_norm else "mean")
     if spec.spectral_norm:
         spectrally_normalised(net)
     if label_input:

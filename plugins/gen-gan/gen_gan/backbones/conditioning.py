@@ -5,13 +5,9 @@ al. 2017, section 3); a cgan discriminator sees it joined to the image at its in
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-Norm = Literal["batch", "layer", "none"]
 
 
 def with_label(z: torch.Tensor, y: torch.Tensor | None, num_classes: int | None) -> torch.Tensor:

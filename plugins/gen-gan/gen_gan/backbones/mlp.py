@@ -14,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from gen_gan.backbones.conditioning import Norm, with_label
+from gen_gan.backbones.conditioning import with_label
+from gen_gan.specs import Norm
 
 
 class MLPGenerator(nn.Module):

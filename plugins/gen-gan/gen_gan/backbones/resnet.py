@@ -12,7 +12,8 @@ or averages (Gulrajani et al., without it: a sum over 64 positions of an unconst
 starts with logits of ~50, saturating the non-saturating loss). No normalisation in the
 discriminator by default; with ``norm`` each residual branch normalises before its
 activations. Every block is ``features`` wide (the papers: 256 in G, 128 in D). Weights:
-Glorot-uniform, with gain sqrt(2) on the residual convolutions, as in Miyato et al.'s code.
+Glorot-uniform, with gain sqrt(2) on the residual convolutions and 1 on the shortcuts, the
+linear layers and the generator's output convolution, as in Miyato et al.'s code.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from typing import Literal
 import torch
 from torch import nn
 
-from gen_gan.backbones.conditioning import Norm, with_label
+from gen_gan.backbones.conditioning import with_label
+from gen_gan.specs import Norm
 
 
-def _conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
+def _conv(cin: int, cout: int, kernel: int, gain: float | None = None) -> nn.Conv2d:
+    """Glorot-uniform: gain sqrt(2) on 3x3 (residual) convolutions, 1 on 1x1 (shortcuts)."""
     conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
-    nn.init.xavier_uniform_(conv.weight, math.sqrt(2) if kernel == 3 else 1.0)
+    if gain is None:
+        gain = math.sqrt(2) if kernel == 3 else 1.0
+    nn.init.xavier_uniform_(conv.weight, gain)
     nn.init.zeros_(conv.bias)
     return conv
 
@@ -86,7 +91,7 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.Sequential(*[_up_block(features)
                                       for _ in range(int(math.log2(image_size)) - 2)])
         self.out = nn.Sequential(nn.BatchNorm2d(features), nn.ReLU(),
-                                 _conv(features, channels, 3), nn.Tanh())
+                                 _conv(features, channels, 3, gain=1.0), nn.Tanh())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = self.linear(with_label(z, y, self.num_classes)).view(-1, self.width, 4, 4)
