@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from _metrics import child_env  # bench/ is the script's folder: on sys.path
-from quality import extractor_line
+from quality import extractor_line, gen, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY = "fid,kid,precision,recall"
@@ -120,15 +120,6 @@ def parse_budget(text: str) -> float:
 def seconds(value: float) -> str:
     """300.0 -> "300", 1.5 -> "1.5" (never an exponent)."""
     return str(int(value)) if value.is_integer() else repr(value)
-
-
-def gen(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gen", *args]
-
-
-def shown(cmd: list[str]) -> str:
-    """A command as a user types it: `gen ...` rather than the interpreter's path."""
-    return shlex.join(["gen", *cmd[3:]]) if cmd[:3] == gen() else shlex.join(cmd)
 
 
 def run(cmd: list[str], env: dict[str, str]) -> str:

@@ -4,7 +4,7 @@ resumable), records why, and exits 0; the budget may change on --resume."""
 import json
 
 import pytest
-import torch
+from checkpoint_helpers import assert_same_latest
 
 import gen
 from gen import specs
@@ -52,12 +52,7 @@ def test_the_budget_stops_the_run_like_ctrl_c_and_resume_equals_a_straight_run(t
     straight = gen_cli(*TRAIN, "--out", str(tmp_path / "straight"),
                        "--set", f"train.steps={total}")
     assert straight.returncode == 0, straight.stderr
-    a = load_checkpoint(run / "checkpoints" / "latest.pt")
-    b = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
-    assert a["step"] == b["step"] == total
-    for name, state in b["state"]["modules"].items():
-        for key, tensor in state.items():
-            assert torch.equal(a["state"]["modules"][name][key], tensor), f"{name}.{key}"
+    assert_same_latest(run, tmp_path / "straight", total)
     # The stop stays in the history; the resumed run logged on from there.
     history = gen.load_run(run).metrics()
     assert [r["step"] for r in history if "stopped" in r] == [step]

@@ -11,6 +11,7 @@ import sys
 import time
 
 import torch
+from checkpoint_helpers import assert_same_latest
 
 from gen.errors import CheckpointError
 from gen.run.checkpoints import load_checkpoint
@@ -50,12 +51,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, gen_cli, toy_
                        "--set", f"train.steps={total}", "--set", "train.checkpoint_every=5")
     assert straight.returncode == 0, straight.stderr
 
-    a = load_checkpoint(run / "checkpoints" / "latest.pt")
-    b = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
-    assert a["step"] == b["step"] == total
-    for name, state in b["state"]["modules"].items():
-        for key, tensor in state.items():
-            assert torch.equal(a["state"]["modules"][name][key], tensor), f"{name}.{key}"
+    a, b = assert_same_latest(run, tmp_path / "straight", total)
     assert a["data"] == b["data"]
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == total, "no step is logged twice"
