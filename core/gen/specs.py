@@ -243,7 +243,8 @@ _CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
 
 
 def clock_seconds(text: str) -> float:
-    """Seconds of ``"HH:MM:SS"`` or ``"MM:SS"`` (minutes and seconds below 60)."""
+    """Seconds of ``"HH:MM:SS"`` or ``"MM:SS"``: seconds below 60, and minutes too when hours
+    are given (``"90:00"`` is 90 minutes, as job schedulers read it)."""
     match = _CLOCK.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"expected seconds (300) or HH:MM:SS (00:05:00), got {text!r}")
