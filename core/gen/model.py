@@ -8,6 +8,7 @@ and samples images. The core owns everything around it: devices, data, the loop,
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -41,6 +42,11 @@ class Model(abc.ABC):
     # Modules `train.compile` leaves eager: those torch.compile cannot train (a network
     # differentiated twice, say).
     eager_modules: ClassVar[frozenset[str]] = frozenset()
+    # The samplers ``sample(..., sampler=NAME)`` accepts, each with the options it takes of
+    # "steps" and "eta" (e.g. {"ancestral": ("steps",), "ddim": ("steps", "eta")}): an
+    # iterative model's sampler is chosen at sample time (`gen sample --sampler`). Empty for a
+    # model that draws in one pass (a GAN, a VAE, a flow).
+    samplers: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def __init__(self, spec: ModelSpec, data: DataInfo):
         self.spec = spec
@@ -69,6 +75,18 @@ class Model(abc.ABC):
     ) -> torch.Tensor:
         """``n`` images in [-1, 1], shape (n, C, H, W). Draws randomness only from
         ``generator`` (when given) so sampling never disturbs the training RNG stream."""
+
+    def sampling_defaults(self) -> dict[str, Any]:
+        """What `sample` uses for each sampling option it is not given (e.g. ``{"sampler":
+        "ddim", "steps": 50, "eta": 0.0, "guidance": 1.0}``, from the spec), so a record can
+        state the settings its images were drawn with. Empty for a one-pass model."""
+        return {}
+
+    def network_calls(self, task: Literal["sample", "log_prob"], **options: Any) -> int | None:
+        """Network evaluations per image of ``task`` with these sampling options (e.g. ``steps``
+        for a DDIM sample, twice that with guidance; T for a diffusion bound), so `gen
+        evaluate` can state the cost of an iterative model before it starts. None: one pass."""
+        return None
 
     @property
     def conditional(self) -> bool:
