@@ -8,7 +8,8 @@ and samples images. The core owns everything around it: devices, data, the loop,
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -16,8 +17,9 @@ from torch import nn
 
 from gen.data.batch import NextBatch
 from gen.data.info import DataInfo
+from gen.ema import WeightAverage
 from gen.runtime import Runtime
-from gen.specs import ModelSpec
+from gen.specs import EMASpec, ModelSpec
 
 
 class Model(abc.ABC):
@@ -42,6 +44,9 @@ class Model(abc.ABC):
     # Modules `train.compile` leaves eager: those torch.compile cannot train (a network
     # differentiated twice, say).
     eager_modules: ClassVar[frozenset[str]] = frozenset()
+    # The modules `sample` (and ``log_prob``) run, which ``train.ema`` averages; None: every
+    # module (an adversarial model samples with its generator only).
+    sample_modules: ClassVar[tuple[str, ...] | None] = None
     # The samplers ``sample(..., sampler=NAME)`` accepts, each with the options it takes of
     # "steps" and "eta" (e.g. {"ancestral": ("steps",), "ddim": ("steps", "eta")}): an
     # iterative model's sampler is chosen at sample time (`gen sample --sampler`). Empty for a
@@ -55,6 +60,10 @@ class Model(abc.ABC):
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.runtime = Runtime()
+        # The core's weight average (``train.ema``), set by the trainer or by a checkpoint
+        # that has one; `weights` says which weights the live modules hold.
+        self.average: WeightAverage | None = None
+        self.weights: Literal["live", "ema"] = "live"
 
     def optimize(self, name: str, loss: torch.Tensor) -> None:
         """Minimise ``loss`` by one step of ``self.optimizers[name]``: zero the gradients,
@@ -99,24 +108,64 @@ class Model(abc.ABC):
         self.runtime.device = self.device
         for module in self.modules.values():
             module.to(self.device)
+        if self.average is not None:
+            self.average.to(self.device)
         return self
+
+    def keep_average(self, ema: EMASpec) -> None:
+        """Average the modules `sample` runs (``sample_modules``) from now on (``train.ema``)."""
+        names = self.sample_modules or tuple(self.modules)
+        self.average = WeightAverage({k: self.modules[k] for k in names}, ema.decay,
+                                     ema.warmup, ema.start)
+
+    @contextmanager
+    def sampling_weights(self) -> Iterator[None]:
+        """The weights samples and scores are drawn with for the duration: the average where
+        the model keeps one, else the live weights as they are."""
+        if self.average is None or self.weights == "ema":
+            yield
+            return
+        with self.average.applied():
+            self.weights = "ema"
+            try:
+                yield
+            finally:
+                self.weights = "live"
+
+    def use_average(self) -> None:
+        """Copy the average (if any) into the live modules for good: a model opened to sample
+        or score, never to train on."""
+        if self.average is not None:
+            self.average.copy_to_live()
+            self.weights = "ema"
 
     def train(self, mode: bool = True) -> None:
         for module in self.modules.values():
             module.train(mode)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "modules": {k: m.state_dict() for k, m in self.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
         }
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Load weights and optimizer state; raises KeyError/RuntimeError on a mismatch."""
+        """Load weights, optimizer state and the weight average (one is made to hold a saved
+        average); raises KeyError/RuntimeError on a mismatch."""
         for key, module in self.modules.items():
             module.load_state_dict(state["modules"][key])
         for key, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][key])
+        if "average" in state:
+            if self.average is None:
+                self.average = WeightAverage({k: self.modules[k]
+                                              for k in state["average"]["modules"]})
+            self.average.load_state_dict(state["average"])
+        elif self.average is not None:
+            raise KeyError("the checkpoint has no weight average (train.ema was off)")
 
     def num_parameters(self) -> dict[str, int]:
         return {k: sum(p.numel() for p in m.parameters()) for k, m in self.modules.items()}
@@ -125,6 +174,8 @@ class Model(abc.ABC):
 class AdversarialModel(Model):
     """A generator and a discriminator (or critic). Samples by pushing z ~ N(0, I) through the
     generator in eval mode (so sampling never updates batch-norm statistics)."""
+
+    sample_modules: ClassVar[tuple[str, ...] | None] = ("generator",)
 
     def __init__(self, spec: ModelSpec, data: DataInfo, generator: nn.Module,
                  discriminator: nn.Module):
@@ -143,7 +194,7 @@ class AdversarialModel(Model):
 
     @property
     def sampler(self) -> nn.Module:
-        """The network `sample` runs; a family that keeps a weight average returns it here."""
+        """The network `sample` runs (``train.ema`` swaps its average in while sampling)."""
         return self.generator
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

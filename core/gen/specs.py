@@ -87,6 +87,13 @@ class ModelSpec(StrictSpec):
         mlp backbone defaults to 28x28 images, its convolutional ones to 32x32)."""
         return cls.data_defaults
 
+    @classmethod
+    def upgrade(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """A whole raw spec (the user's, spec.json or a checkpoint's) in this version's terms,
+        before validation: a family that moved or renamed a field rewrites older specs here, so
+        older runs still load and resume (gen-gan moves ``model.ema_decay`` to ``train.ema``)."""
+        return raw
+
     def check_data(self, data: DataSpec) -> list[tuple[str, str]]:
         """Problems with combining this model and ``data`` (or fields of the model with each
         other), as (dotted path, message) pairs."""
@@ -159,6 +166,41 @@ _NEEDS_ROOT = {"image-folder": "the folder of images",
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+class EMASpec(StrictSpec):
+    """An exponential moving average of the weights a model samples with (`gen.training.ema`):
+    sample grids, `gen sample` and evaluations use the average."""
+
+    decay: float = Field(0.999, gt=0, lt=1, description="the average's decay per step (e.g. "
+                         "0.999; DDPM used 0.9999)")
+    warmup: bool = Field(
+        True, description="warm the decay up as TensorFlow's ExponentialMovingAverage does, "
+        "min(decay, (1 + t) / (10 + t)) after t updates, so the average forgets the random "
+        "initial weights within a few hundred steps")
+    start: int = Field(0, ge=0, description="the step after which averaging starts; until then "
+                       "the average follows the live weights")
+
+
+class LRScheduleSpec(StrictSpec):
+    """A learning-rate schedule (`gen.training.schedules`): a linear warm-up from 0, then the
+    rate held (constant), or decayed linearly or along a half cosine to ``final`` times the
+    optimizer's lr at the last step."""
+
+    name: Literal["constant", "linear", "cosine"] = Field(
+        "constant", description="after the warm-up: constant, linear decay or cosine decay")
+    warmup_steps: int = Field(0, ge=0, description="steps of linear warm-up from 0 to the "
+                              "optimizer's lr")
+    final: float = Field(0.0, ge=0, le=1, description="linear and cosine: the rate at the last "
+                         "step, as a fraction of the optimizer's lr")
+    total_steps: int | None = Field(
+        None, gt=0, description="linear and cosine: the step the decay ends at (default "
+        "train.steps; past it the rate stays at final)")
+
+    @property
+    def trivial(self) -> bool:
+        """Whether the schedule leaves every rate as the optimizer set it."""
+        return self.name == "constant" and self.warmup_steps == 0
+
+
 class TrainSpec(StrictSpec):
     """The core's training loop: length, batching, seeding, cadence and where output goes."""
 
@@ -210,6 +252,34 @@ class TrainSpec(StrictSpec):
         False, description="keep images and conv weights in channels-last memory order, the "
         "layout GPU tensor cores prefer for convolutions"
     )
+    ema: EMASpec | None = Field(
+        None, description="an exponential moving average of the weights the model samples "
+        "with ({\"decay\": 0.999}); samples and scores then use it (default: off, or the "
+        "model's own default)"
+    )
+    lr_schedule: LRScheduleSpec = Field(
+        default_factory=LRScheduleSpec, description="the learning-rate schedule of every "
+        "optimizer, on torch's lr_scheduler; lr/<optimizer> is in every log line"
+    )
+    lr_schedules: dict[str, LRScheduleSpec] = Field(
+        default_factory=dict, description="a schedule of its own for the optimizers named "
+        "(e.g. {\"discriminator\": {\"name\": \"constant\"}}), overriding lr_schedule"
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        """Problems between fields of this section, as (dotted path, message) pairs."""
+        problems = []
+        named = [("train.lr_schedule", self.lr_schedule)] + [
+            (f"train.lr_schedules.{k}", v) for k, v in self.lr_schedules.items()]
+        for path, schedule in named:
+            if schedule.warmup_steps > self.steps:
+                problems.append((f"{path}.warmup_steps", f"{schedule.warmup_steps} warm-up "
+                                 f"steps exceed train.steps ({self.steps}): the rate would "
+                                 "never reach the optimizer's lr"))
+            if schedule.total_steps is not None and schedule.warmup_steps >= schedule.total_steps:
+                problems.append((f"{path}.total_steps", f"{schedule.total_steps} must exceed "
+                                 f"{path}.warmup_steps ({schedule.warmup_steps})"))
+        return problems
 
     @field_validator("eval_n")
     @classmethod
@@ -323,13 +393,15 @@ def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Seque
                 [("model.name", f"this spec is for {model['name']!r}, not {family!r}")], source
             )
         model["name"] = family
+    raw = model_spec.upgrade(raw)
+    model = raw.get("model")
     data_defaults = model_spec.data_defaults_for(model if isinstance(model, dict) else {})
     layered = _merge({"data": data_defaults, "train": model_spec.train_defaults}, raw)
     try:
         spec = run_spec_class(model_spec).model_validate(layered)
     except ValidationError as exc:
         raise SpecError(render_errors(exc), source) from None
-    problems = spec.model.check_data(spec.data)
+    problems = spec.train.check() + spec.model.check_data(spec.data)
     if problems:
         raise SpecError(problems, source)
     spec.data.options = _data_options(spec.data, source, known_data)

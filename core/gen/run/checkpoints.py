@@ -29,7 +29,7 @@ FORMAT = 1
 # The types of what the trainer saves, checked on load so a damaged or hand-made file is an
 # error naming the field, not a failure deep inside the code that reads it.
 _FIELD_TYPES = {"model": str, "spec": dict, "data_info": dict, "state": dict, "runtime": dict,
-                "data": dict, "rng": dict, "rng_ranks": list, "best": dict}
+                "data": dict, "rng": dict, "rng_ranks": list, "best": dict, "schedules": dict}
 
 
 def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int | None) -> Path:

@@ -43,6 +43,34 @@ def train_tiny(info: ModelInfo, spec: specs.RunSpec, out: Path, resume: bool = F
     return Trainer(info, spec, RunDir(out), show_progress=False).train(resume=resume)
 
 
+def assert_same_training_state(a: Path, b: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Checkpoints ``a`` and ``b`` hold bit-identical weights of every module, the same weight
+    average (when one is kept) and the same scheduler states; returns both, loaded."""
+    import torch
+
+    from gen.run.checkpoints import load_checkpoint
+
+    ca, cb = load_checkpoint(a), load_checkpoint(b)
+    assert ca["step"] == cb["step"], (ca["step"], cb["step"])
+    for part in ("modules", "average"):
+        flat_a, flat_b = _tensors(ca["state"].get(part)), _tensors(cb["state"].get(part))
+        assert flat_a.keys() == flat_b.keys(), f"{part}: {sorted(flat_a ^ flat_b)}"
+        for key, tensor in flat_b.items():
+            assert torch.equal(flat_a[key], tensor), f"{part}.{key} differs after resume"
+    assert ca.get("schedules") == cb.get("schedules"), "the learning-rate schedules differ"
+    return ca, cb
+
+
+def _tensors(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Every tensor in nested dicts, by dotted key."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_tensors(value, f"{prefix}{key}."))
+        return out
+    return {} if tree is None else {prefix.rstrip("."): tree}
+
+
 def _tiny_model(info: ModelInfo, tiny: dict[str, Any]):
     """A freshly built tiny model on the CPU and a batch stream over its tiny data."""
     from gen.data.datasets import load_dataset
@@ -122,21 +150,36 @@ class ModelConformance:
         trained three steps in one go: everything that matters is in the checkpoint."""
         import shutil
 
-        import torch
-
-        from gen.run.checkpoints import load_checkpoint
-
         resumed = tmp_path / "resumed"
         shutil.copytree(tiny_run.run.root, resumed)
         spec = tiny_spec(info, self.tiny, train__steps=3)
         result = train_tiny(info, spec, resumed, resume=True)
         assert result.step == 3
         straight = train_tiny(info, tiny_spec(info, self.tiny, train__steps=3), tmp_path / "b")
-        a = load_checkpoint(result.checkpoint)["state"]["modules"]
-        b = load_checkpoint(straight.checkpoint)["state"]["modules"]
-        for name in b:
-            for key, tensor in b[name].items():
-                assert torch.equal(a[name][key], tensor), f"{name}.{key} differs after resume"
+        assert_same_training_state(result.checkpoint, straight.checkpoint)
+
+    def test_resume_with_ema_and_schedule_equals_uninterrupted_run(self, info, tmp_path):
+        """The same with the core's weight average (``train.ema``) and a learning-rate
+        schedule with warm-up and cosine decay on: the average, its update count and every
+        scheduler's state resume bit for bit, and the log shows the rates."""
+        import shutil
+
+        extra = {**self.tiny, "train.ema": {"decay": 0.9}, "train.lr_schedule": {
+            "name": "cosine", "warmup_steps": 2, "total_steps": 3}}
+        first = train_tiny(info, tiny_spec(info, extra), tmp_path / "a")
+        shutil.copytree(first.run.root, tmp_path / "resumed")
+        result = train_tiny(info, tiny_spec(info, extra, train__steps=3), tmp_path / "resumed",
+                            resume=True)
+        straight = train_tiny(info, tiny_spec(info, extra, train__steps=3), tmp_path / "b")
+        _, b = assert_same_training_state(result.checkpoint, straight.checkpoint)
+        assert "average" in b["state"], "train.ema is on but the checkpoint has no average"
+        assert int(b["state"]["average"]["updates"]) == 3
+        lines = [json.loads(line) for line in
+                 (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+        rates = {k: [line.get(k) for line in lines] for k in lines[0] if k.startswith("lr/")}
+        assert rates, f"the log lines carry no lr/<optimizer>: {sorted(lines[0])}"
+        for name, (first_lr, full, last) in rates.items():  # warm-up 1/2, 2/2, cosine end 0
+            assert last == 0 and first_lr == pytest.approx(full / 2), (name, rates[name])
 
     def test_updates_go_through_optimize(self, info):
         """Every optimizer step of ``train_step`` goes through `Model.optimize`, where the core

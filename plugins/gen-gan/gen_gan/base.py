@@ -23,12 +23,13 @@ is drawn.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 import gen
-from gen_gan import backbones, ema, losses
+from gen_gan import backbones, losses
 from gen_gan.diffaugment import diffaugment
 from gen_gan.specs import AdversarialSpec
 
@@ -46,8 +47,6 @@ class TwoPlayerGAN(gen.AdversarialModel):
             "generator": spec.optimizer.build(generator.parameters()),
             "discriminator": spec.optimizer.build(discriminator.parameters()),
         }
-        if spec.ema_decay is not None:
-            self.modules["generator_ema"] = ema.averaged_copy(generator)
 
     def build_generator(self, spec: AdversarialSpec, data: gen.DataInfo) -> nn.Module:
         return backbones.build_generator(spec, data)
@@ -100,14 +99,20 @@ class TwoPlayerGAN(gen.AdversarialModel):
         with _frozen(self.discriminator):  # weight gradients for G only
             g_loss, g_logs = self.generator_loss(self.augment(fake), labels)
             self.optimize("generator", g_loss)
-        if "generator_ema" in self.modules:
-            ema.update(self.modules["generator_ema"], self.generator, self.spec.ema_decay)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), **d_logs, **g_logs}
 
-    @property
-    def sampler(self) -> nn.Module:
-        """The generator `sample` uses: the weight average when there is one."""
-        return self.modules.get("generator_ema", self.generator)
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Checkpoints from before ``train.ema`` kept the generator's average as a module,
+        ``generator_ema``, with its update count as a buffer (none before the warm-up, which
+        then reads as long past it); they load as the core's weight average."""
+        legacy = state["modules"].get("generator_ema")
+        if legacy is not None:
+            legacy = dict(legacy)
+            updates = legacy.pop("ema_updates", torch.tensor(10**9, dtype=torch.long))
+            modules = {k: v for k, v in state["modules"].items() if k != "generator_ema"}
+            state = {**state, "modules": modules,
+                     "average": {"modules": {"generator": legacy}, "updates": updates}}
+        super().load_state_dict(state)
 
 
 @contextmanager

@@ -64,11 +64,6 @@ class AdversarialSpec(gen.ModelSpec):
                             "width (dcgan: at its last hidden layer; resnet: every block)")
     d_features: int = Field(64, gt=0, description="dcgan and resnet backbones: discriminator "
                             "width (dcgan: at its first layer; resnet: every block)")
-    ema_decay: float | None = Field(
-        None, gt=0, lt=1,
-        description="keep an exponential moving average of the generator weights with this "
-        "decay (e.g. 0.999) and sample from it; off by default",
-    )
     diffaugment: list[DiffAugmentPolicy] = Field(
         default_factory=list,
         description="DiffAugment (Zhao et al. 2020), for little data (e.g. data.limit=1000): "
@@ -82,6 +77,18 @@ class AdversarialSpec(gen.ModelSpec):
 
     # Whether the discriminator is a critic held to a per-image gradient penalty (wgan-gp).
     gradient_penalty: ClassVar[bool] = False
+
+    @classmethod
+    def upgrade(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Runs trained before ``train.ema`` set ``model.ema_decay``: it is ``train.ema``
+        with that decay (and the warm-up those runs had), unless train.ema is set too."""
+        model = raw.get("model")
+        if isinstance(model, dict) and "ema_decay" in model:
+            decay = model.pop("ema_decay")
+            train = raw.setdefault("train", {})
+            if decay is not None and isinstance(train, dict):
+                train.setdefault("ema", {"decay": decay})
+        return raw
 
     @classmethod
     def data_defaults_for(cls, model: Mapping[str, Any]) -> dict[str, Any]:
