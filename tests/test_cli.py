@@ -43,7 +43,7 @@ def test_list_models_json(toy_plugins):
     assert rows[0] == {"name": "toy", "plugin": "toy-plugin", "version": "0",
                        "kind": "adversarial", "conditional": False,
                        "summary": "A tiny test model", "capabilities": ["sample"],
-                       "error": None}
+                       "samplers": None, "error": None}
     assert [r["kind"] for r in rows[1:]] == ["autoregressive", "latent-variable"]
     assert [r["capabilities"] for r in rows[1:]] == [
         ["sample", "nll"], ["sample", "nll", "iw-nll", "encode", "reconstruct"]]

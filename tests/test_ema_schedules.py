@@ -169,7 +169,7 @@ def test_an_unknown_optimizer_in_lr_schedules_exits_2_writing_nothing(gen_cli, t
     assert not out.exists()
 
 
-def test_a_run_logs_rates_and_samples_with_the_average(toy_plugins, tmp_path):  # noqa: ARG001
+def test_a_run_logs_rates_and_samples_with_the_average(toy_plugins, tmp_path):
     """lr/<optimizer> in every log line; the grid is drawn from the average, the checkpoint
     keeps the live weights and the average apart, and a Run samples with the average."""
     import gen

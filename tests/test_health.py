@@ -135,13 +135,14 @@ def test_a_generator_forced_to_one_image_triggers_the_collapse_warning(
         return out * 0 + one_image.expand_as(out)
 
     monkeypatch.setattr(toy_plugin.model.Generator, "forward", constant)
-    run = _train(tmp_path, **{"train.eval_every": 20, "train.eval_n": 200})
+    # evaluations at 60 (inside the warm-up: no verdict yet) and 120
+    run = _train(tmp_path, **{"train.steps": 120, "train.eval_every": 60, "train.eval_n": 200})
     records = run.metrics()
     coverage = [r["coverage"] for r in records if "coverage" in r]
     assert [c["classes_covered"] for c in coverage] == [1, 1]
     assert coverage[0]["feature_spread"] < 0.01 and coverage[0]["kl"] > 1.0
     warnings = [r for r in records if "warning" in r]
-    assert [(r["step"], r["warning"]["rule"]) for r in warnings] == [(20, "mode-collapse")]
+    assert [(r["step"], r["warning"]["rule"]) for r in warnings] == [(120, "mode-collapse")]
     assert "possible mode collapse" in capsys.readouterr().err
     lines = (run.path / "metrics.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("warning") for line in lines)
@@ -267,3 +268,30 @@ def test_a_damaged_log_line_replayed_on_resume_is_passed_over(record):
     monitor = HealthMonitor()
     _feed(monitor, [_line(s) for s in range(1, 7)])
     assert monitor.observe(record) == []
+
+
+def test_no_collapse_verdict_before_the_warm_up():
+    """A generator at step 40 is untrained, not collapsed: coverage of 1 class then says
+    nothing; the same record after the warm-up warns."""
+    assert _feed(HealthMonitor(), [_coverage(40, 1, kl=2.3, spread=0.02)]) == []
+    late = _feed(HealthMonitor(), [_coverage(40, 1, kl=2.3), _coverage(200, 1, kl=2.3)])
+    assert [(step, w["rule"]) for step, w in late] == [(200, "mode-collapse")]
+
+
+@pytest.mark.parametrize(("model", "kind", "advice", "never"), [
+    ("wgan-gp", "adversarial", "try lsgan", "wgan-gp"),
+    ("lsgan", "adversarial", "try wgan-gp", "lsgan"),
+    ("ddpm", "diffusion", "train longer", "wgan-gp"),
+])
+def test_collapse_advice_fits_the_model(model, kind, advice, never):
+    warnings = _feed(HealthMonitor(model=model, kind=kind), [_coverage(200, 1, kl=2.3)])
+    message = warnings[0][1]["message"]
+    assert advice in message and f"try {never}" not in message and f"or {never}" not in message
+
+
+def test_a_winning_critic_is_not_told_to_try_wgan_gp():
+    rules = HealthRules()
+    early = [_line(s, d=10.0) for s in range(1, rules.early_records + 1)]
+    won = [_line(s, acc_fake=1.0, d=0.05) for s in range(10, 10 + rules.window)]
+    warnings = _feed(HealthMonitor(model="wgan-gp", kind="adversarial"), early + won)
+    assert "critic" in warnings[0][1]["message"] and "wgan-gp" not in warnings[0][1]["message"]

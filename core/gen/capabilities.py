@@ -4,6 +4,8 @@
 |---|---|---|
 | ``sample`` | ``sample`` | gen sample; fid, kid, precision, recall |
 | ``temperature`` | ``sample(..., temperature=...)`` | gen sample --temperature |
+| ``steps`` | ``samplers`` (iterative models) | --sampler, --steps (and --eta) on sample, evaluate |
+| ``guidance`` | ``sample(..., guidance=...)`` | --guidance on sample, evaluate (conditional) |
 | ``nll`` | ``log_prob``, ``likelihood`` | --metrics nll (elbo for a bound), eval_metric=nll |
 | ``iw-nll`` | ``iw_log_prob`` | nll as an importance-weighted estimate |
 | ``encode`` | ``encode`` | gen encode, --metrics probe |
@@ -16,16 +18,20 @@ into an error that names the method which would provide it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from gen.errors import GenError
 
 LIKELIHOODS = ("exact", "lower-bound")
+SAMPLER_OPTIONS = ("steps", "eta")  # what a sampler may take besides its name
 
 # capability -> (the members that provide it, what they enable)
 CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "sample": (("sample",), "gen sample; fid, kid, precision, recall"),
     "temperature": (("sample(temperature=)",), "gen sample --temperature"),
+    "steps": (("samplers",), "gen sample/evaluate --sampler, --steps (and --eta)"),
+    "guidance": (("sample(guidance=)",), "gen sample/evaluate --guidance (conditional models)"),
     "nll": (("log_prob", "likelihood"), "--metrics nll (elbo for a bound), eval_metric=nll"),
     "iw-nll": (("iw_log_prob",), "nll as an importance-weighted estimate"),
     "encode": (("encode",), "gen encode, --metrics probe"),
@@ -37,16 +43,38 @@ def _has(cls: Any, name: str) -> bool:
     return callable(getattr(cls, name, None))
 
 
+def _keywords(method: Any) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(method).parameters)
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return frozenset()
+
+
+def _samplers(cls: Any) -> bool:
+    samplers = getattr(cls, "samplers", None)
+    return isinstance(samplers, Mapping) and len(samplers) > 0
+
+
+def samplers(cls: Any) -> dict[str, list[str]] | None:
+    """A model class's samplers and the options each takes (for listings), None for a
+    one-pass model."""
+    if not _samplers(cls):
+        return None
+    return {str(k): list(v) for k, v in cls.samplers.items()}
+
+
 def capabilities(cls: Any) -> list[str]:
     """The capabilities of a model class (or instance), in `CAPABILITIES` order."""
     found = []
     if _has(cls, "sample"):
         found.append("sample")
-        try:
-            if "temperature" in inspect.signature(cls.sample).parameters:
-                found.append("temperature")
-        except (TypeError, ValueError):  # a builtin or C callable: no signature to read
-            pass
+        keywords = _keywords(cls.sample)
+        if "temperature" in keywords:
+            found.append("temperature")
+        if _samplers(cls):
+            found.append("steps")
+        if "guidance" in keywords:
+            found.append("guidance")
     if _has(cls, "log_prob") and getattr(cls, "likelihood", None) in LIKELIHOODS:
         found.append("nll")
     if _has(cls, "iw_log_prob"):
@@ -70,7 +98,24 @@ def check_model_class(cls: Any) -> list[str]:
     estimator = getattr(cls, "likelihood_estimator", None)
     if estimator is not None and not isinstance(estimator, str):
         problems.append(f"likelihood_estimator = {estimator!r}; expected a short text or None")
+    problems += _sampler_problems(getattr(cls, "samplers", None))
     return problems
+
+
+def _sampler_problems(samplers: Any) -> list[str]:
+    """A ``samplers`` declaration that is not {name: options of "steps" and "eta"}: a typo
+    ("step") would otherwise make --steps an error for a sampler that takes it."""
+    if samplers is None:
+        return []
+    expected = 'expected {"name": ("steps", "eta"), ...}: options of "steps" and "eta"'
+    if not isinstance(samplers, Mapping):
+        return [f"samplers = {samplers!r}; {expected}"]
+    for name, options in samplers.items():
+        if (not isinstance(name, str) or not name or isinstance(options, str | bytes)
+                or not isinstance(options, tuple | list | frozenset | set)
+                or any(o not in SAMPLER_OPTIONS for o in options)):
+            return [f"samplers[{name!r}] = {options!r}; {expected}"]
+    return []
 
 
 def require(model: Any, capability: str, what: str) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -70,11 +71,14 @@ def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = Non
 
 def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.Tensor],
                     labels: Callable[[], Iterable[torch.Tensor]] | None = None,
-                    temperature: float | None = None) -> Path:
+                    temperature: float | None = None,
+                    sampling: Mapping[str, Any] | None = None) -> Path:
     """An .npz file (what `numpy.savez` writes, read by `numpy.load`) of uint8 images of
     ``shape`` (N, C, H, W), written batch by batch as ``images`` yields them, then int64
     ``labels`` from the batches ``labels()`` yields: memory stays that of one batch. A
-    sampling ``temperature`` is stored beside them, as ``temperature`` (one float64)."""
+    sampling ``temperature`` is stored beside them, as ``temperature`` (one float64), and so
+    are an iterative model's ``sampling`` settings, each under its name as one value:
+    ``sampler`` (text), ``steps`` (int64), ``eta`` and ``guidance`` (float64)."""
     import numpy as np
 
     def write(tmp: Path) -> None:
@@ -87,6 +91,13 @@ def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.T
             if temperature is not None:
                 _write_npy(archive, "temperature.npy", np.float64, (1,),
                            [np.array([temperature])])
+            for key, value in (sampling or {}).items():
+                if key in ("images", "labels", "temperature"):
+                    continue  # a model's odd default named like the arrays above
+                array = np.array([value])  # text, int64 or float64; never an object array
+                if array.dtype.kind not in "Uif":
+                    array = np.array([str(value)])
+                _write_npy(archive, f"{key}.npy", array.dtype, (1,), [array])
 
     return atomic_write(path, write)
 

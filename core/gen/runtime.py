@@ -24,7 +24,8 @@ class Runtime:
 
     bf16 and fp16 autocast the forward passes of each step; fp16 also scales each loss before
     its backward pass, one scaler per optimizer (a GAN's two losses differ in scale), and skips
-    a step whose gradients overflowed, as `torch.amp.GradScaler` does.
+    a step whose gradients overflowed, as `torch.amp.GradScaler` does. With ``grad_clip`` each
+    update's gradient norm is clipped to it (after averaging over processes and unscaling).
 
     With ``track_grad_norms`` set (the trainer sets it for the steps it logs), each update
     also keeps the L2 norm of its gradients, unscaled and averaged over processes, in
@@ -34,10 +35,11 @@ class Runtime:
     """
 
     def __init__(self, device: torch.device | str = "cpu", precision: Precision = "fp32",
-                 world: World | None = None):
+                 world: World | None = None, grad_clip: float | None = None):
         self.device = torch.device(device)
         self.precision = precision
         self.world = world
+        self.grad_clip = grad_clip
         self._scalers: dict[str, torch.amp.GradScaler] = {}
         self.track_grad_norms = False
         self.grad_norms: dict[str, torch.Tensor] = {}
@@ -58,10 +60,16 @@ class Runtime:
             # Before the scaler's overflow check, so every rank sees the same gradients and
             # takes (or skips) the same step.
             self.world.average_gradients(optimizer)
-        if self.track_grad_norms:
+        if self.track_grad_norms or self.grad_clip is not None:
             if scaler is not None:
-                scaler.unscale_(optimizer)  # the norm of the true gradient; step() skips it
-            self.grad_norms[name] = _grad_norm(optimizer)
+                scaler.unscale_(optimizer)  # the true gradient; step() skips an overflow
+            if self.grad_clip is not None:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            else:
+                norm = _grad_norm(optimizer)
+            if self.track_grad_norms:
+                self.grad_norms[name] = norm
         if scaler is None:
             optimizer.step()
         else:

@@ -16,19 +16,25 @@ from gen.capabilities import require
 from gen.errors import UsageError
 from gen.images import to_uint8
 from gen.model import Model
+from gen.sampling_options import SamplingOptions
 
 
 def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-                     batch_size: int = 256, temperature: float | None = None
-                     ) -> Iterator[torch.Tensor]:
+                     batch_size: int = 256, temperature: float | None = None,
+                     sampling: SamplingOptions | None = None) -> Iterator[torch.Tensor]:
     """``n`` samples as uint8 batches (at most ``batch_size``, C, H, W) on the CPU, drawn from
     one generator seeded with ``seed``. ``labels`` (a conditional model's classes) repeat to
     fill ``n``; without them the classes cycle 0, 1, 2, ... A ``temperature`` goes to a model
-    whose ``sample`` takes one (a flow's prior scaled by it), and is an error for others."""
+    whose ``sample`` takes one (a flow's prior scaled by it), and is an error for others; so do
+    the ``sampling`` options of an iterative model (sampler, steps, eta, guidance), checked by
+    `SamplingOptions.resolve` before the first image: a model is passed only those given, so a
+    one-pass model's ``sample`` never sees them."""
     extra = {}
     if temperature is not None:
         require(model, "temperature", "a sampling temperature")
         extra["temperature"] = temperature
+    if sampling is not None:
+        extra.update(sampling.sample_kwargs(model))
     g = torch.Generator(device=model.device).manual_seed(seed)
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)

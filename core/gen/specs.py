@@ -252,6 +252,11 @@ class TrainSpec(StrictSpec):
         False, description="keep images and conv weights in channels-last memory order, the "
         "layout GPU tensor cores prefer for convolutions"
     )
+    grad_clip: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="clip the gradient norm of each "
+        "optimizer's update to this before it steps (torch.nn.utils.clip_grad_norm_; DDPM "
+        "used 1); grad_norm/<optimizer> logs the norm before clipping. Default: no clipping"
+    )
     ema: EMASpec | None = Field(
         None, description="an exponential moving average of the weights the model samples "
         "with ({\"decay\": 0.999}); samples and scores then use it (default: off, or the "

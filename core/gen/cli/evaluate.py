@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import click
+from click.core import ParameterSource
 from rich.table import Table
 
-from gen.cli.options import checkpoint_option, device_option
+from gen.cli.options import checkpoint_option, device_option, sampling_options
 from gen.cli.output import stdout_console
 from gen.plugins import get_plugins
+from gen.sampling_options import SamplingOptions, describe
 
 METRIC_HELP = (
     "Comma-separated: nll (exact, or importance-weighted for VAEs), elbo, probe, and for any "
@@ -48,15 +50,22 @@ SPACE_HELP = (
 @click.option("--limit", type=click.IntRange(min=1),
               help="Use only the first N reference images.")
 @checkpoint_option
+@sampling_options
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seeds the generated images, the reference subset and sampled estimators.")
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
              extractor: str, extractor_weights: str | None, iw_samples: int, batch_size: int,
-             limit: int | None, checkpoint: str, seed: int, device: str, as_json: bool) -> None:
-    """Score a run's weights; results are also appended to metrics.jsonl."""
+             limit: int | None, checkpoint: str, sampler: str | None, steps: int | None,
+             eta: float | None, guidance: float | None, seed: int, device: str,
+             as_json: bool) -> None:
+    """Score a run's weights; results are also appended to metrics.jsonl. An iterative model
+    (diffusion) draws its samples with the sampler options given, or its defaults; the cost in
+    network calls is stated before the work starts."""
+    sampling = SamplingOptions(sampler, steps, eta, guidance, cli=True)
     from gen.evaluation.evaluate import (  # imports torch
+        check_sampling,
         default_metrics,
         parse_space,
         record_evaluations,
@@ -67,20 +76,25 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
     names = None if metrics is None else _metric_names(metrics)
     parse_space(space)
     run = load_run(run_dir, checkpoint, device)
+    with run.plugin_code("sampling_defaults"):
+        sampling.resolve(run.model)  # flags named as typed, before any work
     if names is None:
         names = default_metrics(run.model, num, extractor, space)
         click.echo(f"metrics: {', '.join(names)} (all that {run.name} supports; choose with "
                    "--metrics)", err=True)
+    check_sampling(run.model, names, sampling)
     if any(m in QUALITY_METRICS for m in names):  # an unknown name fails before any work
         get_plugins().registry.get_extractor(extractor)
     if reference not in ("test", "train") and space == "run" and not as_json:
         d = run.model.data
         click.echo(f"reference {reference}: images read as the run's data, {d.channels}x"
                    f"{d.image_size}x{d.image_size} (converted where they differ)", err=True)
+    chosen = click.get_current_context().get_parameter_source("num") != ParameterSource.DEFAULT
     records = list(run.evaluate(
-        names, n=num, reference=reference, space=space, extractor=extractor,
-        extractor_weights=extractor_weights, iw_samples=iw_samples, batch_size=batch_size,
-        limit=limit, seed=seed, record=False, progress=True).values())
+        names, n=num if chosen else None, reference=reference, space=space,
+        extractor=extractor, extractor_weights=extractor_weights, iw_samples=iw_samples,
+        batch_size=batch_size, limit=limit, seed=seed, record=False, progress=True,
+        notes=lambda line: click.echo(line, err=True), **sampling.given()).values())
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:
@@ -122,6 +136,9 @@ def _print_table(records: list[dict], run, reference: str) -> None:
             console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra})",
                           markup=False, highlight=False)
             console.print(_space_line(r), markup=False, highlight=False)
+    drawn = next((r["sampling"] for r in records if r.get("sampling")), None)
+    if drawn:  # an iterative model: the sampler settings its samples were drawn with
+        console.print(f"sampler: {describe(drawn)}", markup=False, highlight=False)
 
 
 def _space_line(record: dict) -> str:

@@ -33,15 +33,24 @@ def _warn_contested(console: Console) -> None:
         )
 
 
-def _capabilities(info) -> tuple[list[str] | None, str | None]:
-    """What gen offers the model, read from its class (importing it, and torch): the list, or
-    None and why the class cannot be loaded."""
-    from gen.capabilities import capabilities
+def _capabilities(info) -> tuple[list[str] | None, dict | None, str | None]:
+    """What gen offers the model, read from its class (importing it, and torch): the list and
+    the samplers of an iterative model (name -> the options each takes; None for one pass), or
+    None, None and why the class cannot be loaded."""
+    from gen.capabilities import capabilities, samplers
 
     try:
-        return capabilities(info.model_class()), None
+        cls = info.model_class()
+        return capabilities(cls), samplers(cls), None
     except GenError as exc:
-        return None, str(exc)
+        return None, None, str(exc)
+
+
+def _capability_text(caps: list[str], samplers: dict | None) -> str:
+    """``sample, steps (ancestral, ddim), guidance``: an iterative model's samplers beside
+    its steps capability."""
+    return ", ".join(f"{c} ({', '.join(samplers)})" if c == "steps" and samplers else c
+                     for c in caps)
 
 
 @click.command("list-models")
@@ -56,15 +65,17 @@ def list_models(as_json: bool) -> None:
     found = {m.qualified: _capabilities(m) for m in models}
     if as_json:
         click.echo(json.dumps([{**m.as_dict(), "capabilities": found[m.qualified][0],
-                                "error": found[m.qualified][1]} for m in models], indent=2))
+                                "samplers": found[m.qualified][1],
+                                "error": found[m.qualified][2]} for m in models], indent=2))
         return
     contested = registry.contested()
     table = Table("name", "plugin", "kind", "conditional", "capabilities", "summary", box=None)
     for m in models:
         name = m.qualified if m.name in contested else m.name
-        caps, error = found[m.qualified]
+        caps, samplers, _ = found[m.qualified]
         table.add_row(name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
-                      Text(", ".join(caps) if caps is not None else "broken (below)",
+                      Text(_capability_text(caps, samplers) if caps is not None
+                           else "broken (below)",
                            style="" if caps is not None else "red"), Text(m.summary))
     if models:
         stdout_console().print(table)
@@ -74,7 +85,7 @@ def list_models(as_json: bool) -> None:
     else:
         stdout_console().print("no models installed (try `pip install gen-gan`)")
     err = Console(stderr=True)
-    for qualified, (_, error) in found.items():
+    for qualified, (_, _, error) in found.items():
         if error:
             err.print(f"warning: model {qualified} cannot be loaded: {error}", markup=False,
                       highlight=False, soft_wrap=True)

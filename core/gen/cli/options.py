@@ -3,6 +3,8 @@ names, defaults and help never drift apart."""
 
 from __future__ import annotations
 
+import math
+
 import click
 
 checkpoint_option = click.option(
@@ -12,3 +14,46 @@ checkpoint_option = click.option(
 device_option = click.option(
     "--device", default="auto", show_default=True,
     help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is finite (click's FloatRange lets nan through) and within bounds."""
+
+    name = "float"
+
+    def __init__(self, low: float | None = None, high: float | None = None):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        if (self.low is not None and number < self.low) or (
+                self.high is not None and number > self.high):
+            low = "" if self.low is None else f"{self.low:g}<="
+            high = "" if self.high is None else f"<={self.high:g}"
+            self.fail(f"{number:g} is not in the range {low}x{high}.", param, ctx)
+        return number
+
+
+_SAMPLING = (
+    click.option("--sampler", help="Iterative models (diffusion, flow matching): the sampler, "
+                 "e.g. ancestral or ddim (`gen list-models` lists each model's). Default: the "
+                 "model's."),
+    click.option("--steps", type=click.IntRange(min=1), default=None,
+                 help="Iterative models: sampling steps (network evaluations grow with them). "
+                 "Default: the model's."),
+    click.option("--eta", type=FiniteFloat(0.0, 1.0), default=None,
+                 help="Samplers that take it (ddim): 0 deterministic, 1 as stochastic as "
+                 "ancestral sampling. Default: the model's."),
+    click.option("--guidance", type=FiniteFloat(), default=None,
+                 help="Conditional models whose sample() takes it: the classifier-free "
+                 "guidance scale (1: none). Default: the model's."),
+)
+
+
+def sampling_options(command):
+    """--sampler, --steps, --eta and --guidance (`gen.sampling_options.SamplingOptions`)."""
+    for option in reversed(_SAMPLING):
+        command = option(command)
+    return command

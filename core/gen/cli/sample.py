@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from gen.cli.options import checkpoint_option, device_option
+from gen.cli.options import checkpoint_option, device_option, sampling_options
 from gen.errors import GenError, UsageError, WriteError
+from gen.sampling_options import SamplingOptions, describe, file_tag
 
 MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 
@@ -37,13 +38,17 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
               help="Models whose sample() takes a temperature (flows): scale the prior's "
               "spread (below 1: smoother, more typical images). Recorded in the default file "
               "name and in an .npz.")
+@sampling_options
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
            labels: str | None, reconstruct: bool, interpolate: bool, temperature: float | None,
+           sampler: str | None, steps: int | None, eta: float | None, guidance: float | None,
            device: str, batch_size: int) -> None:
-    """Draw N samples from the weights of a run."""
+    """Draw N samples from the weights of a run. An iterative model (diffusion) draws with the
+    sampler, steps, eta and guidance given, or its defaults; the settings used are recorded in
+    the default file name and in an .npz."""
     folder = out is not None and _is_folder(out)
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), or in / for a "
@@ -53,6 +58,10 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
     if temperature is not None and (reconstruct or interpolate):
         raise UsageError("--temperature applies to drawn samples, not --reconstruct or "
                          "--interpolate")
+    sampling = SamplingOptions(sampler, steps, eta, guidance, cli=True)
+    if sampling.given() and (reconstruct or interpolate):
+        raise UsageError(f"{sampling.flag(next(iter(sampling.given())))} applies to drawn "
+                         "samples, not --reconstruct or --interpolate")
 
     from gen.latent import INTERPOLATION_STEPS  # imports torch
     from gen.run.handle import load_run
@@ -70,10 +79,15 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
         from gen.capabilities import require
 
         require(run.model, "temperature", "--temperature")
-    path = (_make_folder(Path(out)) if folder
-            else _out_path(out, run, mode, seed, temperature))
+    settings = {}
     if mode == "sample":
-        num = _draw(run, num, seed, labels, batch_size, path, folder, temperature)
+        with run.plugin_code("sampling_defaults"):
+            settings = sampling.resolve(run.model)  # before anything is written
+    path = (_make_folder(Path(out)) if folder
+            else _out_path(out, run, mode, seed, temperature, settings))
+    if mode == "sample":
+        num = _draw(run, num, seed, labels, batch_size, path, folder, temperature, sampling,
+                    settings)
     else:
         from gen.images import save_grid, save_npz, save_png_folder
 
@@ -86,6 +100,7 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
             save_grid(images, path, nrow)
         num = images.shape[0]
     at = "" if temperature is None else f", temperature {temperature:g}"
+    at += f", {describe(settings)}" if settings else ""
     click.echo(f"{num} images ({mode}{at}) from step {run.step} -> {path}")
 
 
@@ -94,8 +109,9 @@ def _is_folder(out: str) -> bool:
     return out.endswith(("/", os.sep)) or Path(out).is_dir()
 
 
-def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None) -> Path:
-    at = "" if temperature is None else f"-t{temperature:g}"
+def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None,
+              settings: dict) -> Path:
+    at = ("" if temperature is None else f"-t{temperature:g}") + file_tag(settings)
     default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
     path = Path(out) if out else default
     _make_folder(path.parent)
@@ -113,7 +129,8 @@ def _make_folder(folder: Path) -> Path:
 
 
 def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path,
-          folder: bool, temperature: float | None) -> int:
+          folder: bool, temperature: float | None, sampling: SamplingOptions,
+          settings: dict) -> int:
     """Draw the samples batch by batch into ``path`` (a folder of PNGs and .npz streamed, .png
     as one grid); returns how many were drawn."""
     import torch
@@ -131,7 +148,8 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
 
     def drawn():
         with counting(num, "drawing samples") as advance:
-            for images in run.sample_batches(num, seed, pattern, batch_size, temperature):
+            for images in run.sample_batches(num, seed, pattern, batch_size, temperature,
+                                             **sampling.given()):
                 advance(images.shape[0])
                 yield images
 
@@ -144,7 +162,7 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
     elif path.suffix.lower() == ".npz":
         d = model.data
         save_npz_stream(path, (num, d.channels, d.image_size, d.image_size), drawn(),
-                        label_batches if model.conditional else None, temperature)
+                        label_batches if model.conditional else None, temperature, settings)
     else:
         save_grid(torch.cat(list(drawn())), path, nrow)
     return num

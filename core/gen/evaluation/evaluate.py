@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,10 @@ from gen.plugins import Plugins, get_plugins
 from gen.progress import counting
 from gen.run.layout import RunDir
 from gen.run.metrics_log import MetricsLog
+from gen.sampling_options import SamplingOptions, sampling_cost
 from gen.specs import DataSpec, RunSpec, render_errors
 
+DEFAULT_N = 10_000  # generated images of fid/kid/precision/recall unless told
 HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe"})  # lower: fid, kid, nll, elbo
 
 RUN_SPACE = "run"  # the run's own data: its reference split and an extractor trained on it
@@ -66,7 +68,7 @@ class Subject:
 @dataclass
 class EvalOptions:
     reference: str = "test"  # "test", "train" (the run's data set) or a folder of images
-    n: int = 10_000  # generated images for fid/kid/precision/recall (real: at most as many)
+    n: int = DEFAULT_N  # generated images for fid/kid/precision/recall (real: at most as many)
     extractor: str = "lenet"
     extractor_weights: str | None = None
     iw_samples: int = 1000
@@ -75,6 +77,10 @@ class EvalOptions:
     seed: int = 0
     space: str = RUN_SPACE  # where quality metrics are computed: see `parse_space`
     progress: bool = False  # a bar on stderr while samples are drawn and scored
+    # an iterative model's sampler, steps, eta, guidance (unset: its defaults)
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
+    notes: Callable[[str], None] | None = None  # told the cost of the work before it starts
+    n_default: bool = False  # ``n`` was not chosen by the user (the cost note says so)
 
 
 class Evaluation:
@@ -97,7 +103,8 @@ class Evaluation:
     def quality(self) -> dict[str, dict[str, Any]]:
         wanted = [m for m in self.metrics if m in QUALITY_METRICS]
         with counting(self.scorer.n, "scoring samples", self.options.progress) as advance:
-            records = self.scorer.score(self.subject.model, wanted, self.options.seed, advance)
+            records = self.scorer.score(self.subject.model, wanted, self.options.seed, advance,
+                                        self.options.sampling)
         return {r["metric"]: r for r in records}
 
     def run(self) -> list[dict[str, Any]]:
@@ -110,7 +117,7 @@ class Evaluation:
                 "model": self.subject.spec.model.name, "split": self.options.reference,
                 "step": self.subject.step, "seed": self.options.seed,
                 "checkpoint": None if checkpoint is None else str(checkpoint),
-            })
+            } | ({"weights": "ema"} if self.subject.model.weights == "ema" else {}))
         return records
 
 
@@ -248,6 +255,7 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     if metrics is None:
         metrics = default_metrics(subject.model, options.n, options.extractor, options.space)
     check_metrics(metrics)
+    settings = check_sampling(subject.model, metrics, options.sampling)
     parse_space(options.space)  # a bad space fails before any work
     if {"precision", "recall"} & set(metrics) and options.n < K + 1:
         raise UsageError(f"precision and recall need at least {K + 1} images (each one's {K} "
@@ -257,7 +265,40 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
                           options.limit)
     if options.reference not in ("test", "train"):
         options = replace(options, reference=str(Path(options.reference).expanduser().resolve()))
-    return Evaluation(subject, load_dataset(spec), metrics, options).run()
+    data = load_dataset(spec)
+    if options.notes is not None:
+        for line in cost_notes(model, metrics, options, settings, data.images.shape[0]):
+            options.notes(line)
+    return Evaluation(subject, data, metrics, options).run()
+
+
+def check_sampling(model: Model, metrics: list[str], sampling: SamplingOptions) -> dict[str, Any]:
+    """The settings the quality metrics draw with (`SamplingOptions.resolve`); options given
+    for metrics that draw no images are a `UsageError`."""
+    settings = sampling.resolve(model)
+    given = sampling.given()
+    if given and not any(m in QUALITY_METRICS for m in metrics):
+        raise UsageError(f"{sampling.flag(next(iter(given)))} applies to drawn samples "
+                         f"({', '.join(QUALITY_METRICS)}); {', '.join(metrics)} draw none")
+    return settings
+
+
+def cost_notes(model: Model, metrics: list[str], options: EvalOptions, settings: dict[str, Any],
+               reference_images: int) -> list[str]:
+    """What an iterative model's evaluation will cost, said before it starts: the network
+    calls of drawing ``options.n`` images with its sampler, and of its likelihood over the
+    reference images (where the model counts them, `Model.network_calls`)."""
+    lines = []
+    if any(m in QUALITY_METRICS for m in metrics):
+        line = sampling_cost(model, settings, options.n, options.n_default)
+        if line is not None:
+            lines.append(line)
+    likelihoods = [m for m in metrics if m in ("nll", "elbo")]
+    per_image = model.network_calls("log_prob") if likelihoods else None
+    if per_image is not None:
+        lines += [f"{m} of {reference_images} reference images: "
+                  f"{int(per_image) * reference_images:,} network calls" for m in likelihoods]
+    return lines
 
 
 def record_evaluations(run: RunDir, step: int, records: list[dict[str, Any]]) -> None:

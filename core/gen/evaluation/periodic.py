@@ -4,6 +4,10 @@ metrics.jsonl, and the best weights kept as ``checkpoints/best.pt``.
 With a labelled data set each evaluation also measures class coverage
 (`gen.evaluation.coverage`), which the training-health rules read.
 
+An iterative model draws with its ``sampling_defaults()`` here, and its sample-quality records
+say so under ``sampling`` (as those of `gen evaluate` do), so a report never compares them with
+scores drawn with other sampler settings.
+
 GAN runs often get worse late in training, so the last checkpoint is not always the one to keep.
 An evaluation moves no RNG stream (every state is saved before and restored after it; samples
 come from a generator seeded with ``train.seed``) and leaves every module's train/eval mode as it

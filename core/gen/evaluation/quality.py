@@ -31,6 +31,7 @@ from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
 from gen.extractors.base import Extractor, extract
 from gen.model import Model
 from gen.sampling import generate_batches
+from gen.sampling_options import SamplingOptions
 from gen.specs import DataSpec
 
 QUALITY_METRICS = ("fid", "kid", "precision", "recall")
@@ -114,16 +115,22 @@ class QualityScorer:
         return labels
 
     def score(self, model: Model, metrics: list[str], seed: int,
-              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+              progress: Callable[[int], None] | None = None,
+              sampling: SamplingOptions | None = None) -> list[dict[str, Any]]:
         """One record per metric of ``metrics`` (names from `QUALITY_METRICS`) for ``n``
         samples of ``model``; the same seed, the same images. ``progress`` is told how many
-        images each batch added."""
+        images each batch added. An iterative model draws with ``sampling`` (unset: its
+        defaults), and each record says with what under ``sampling`` (`SamplingOptions.resolve`:
+        sampler, steps, eta, guidance)."""
         self.check(metrics)
+        sampling = sampling or SamplingOptions()
+        settings = sampling.resolve(model)
         fid = FrechetStream(self.real) if "fid" in metrics else None
         kept = [] if any(m != "fid" for m in metrics) else None
         labels = self.labels_for(model)
         convert = Conversion.between(model.data, self.shape)
-        for images in generate_batches(model, self.n, seed, labels, self.batch_size):
+        for images in generate_batches(model, self.n, seed, labels, self.batch_size,
+                                       sampling=sampling):
             features = extract(self.extractor, convert(images), self.batch_size)
             if fid is not None:
                 fid.update(features)
@@ -135,6 +142,8 @@ class QualityScorer:
         pr = (precision_recall(self.real, fake, K, self.device)
               if {"precision", "recall"} & set(metrics) else None)
         provenance = {**self.provenance(), "conversion": convert.describe()}
+        if settings:
+            provenance["sampling"] = settings
         return [{"metric": m, **self._value(m, fid, fake, pr, seed), **provenance}
                 for m in metrics]
 

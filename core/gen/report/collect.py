@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gen.errors import GenError
+from gen.sampling_options import describe
 
 if TYPE_CHECKING:
     from gen.run.handle import Run
@@ -51,23 +52,29 @@ class Score:
     reference: str | None = None  # the split ("test", "train") or a folder of images
     space: str | None = None  # where quality metrics were computed (`gen evaluate --space`)
     reference_data: str | None = None  # the reference images' data set and shape
+    sampling: str | None = None  # an iterative model's sampler settings, in words
+    weights: str | None = None  # "ema": drawn from the weight average (train.ema)
     during_training: bool = False  # logged by train.eval_every (else `gen evaluate`)
 
     @property
     def provenance(self) -> tuple[str | None, ...]:
-        """Scores with different provenances were measured differently: never one column."""
+        """Scores with different provenances were measured differently: never one column (nor
+        one curve). Samples drawn with other sampler settings (sampler, steps, eta, guidance)
+        are other images, so the settings are part of it, and so are the weights (the live
+        ones or their average)."""
         return (self.extractor, self.extractor_hash, self.reference, self.space,
-                self.reference_data)
+                self.reference_data, self.sampling, self.weights)
 
     def provenance_text(self) -> str:
         return provenance_text(self.provenance)
 
 
 def provenance_text(provenance: tuple[str | None, ...]) -> str:
-    extractor, digest, reference, space, data = provenance
+    extractor, digest, reference, space, data, sampling, weights = provenance
     parts = [extractor or "", short_hash(digest) if digest else "",
              f"reference {reference}" if reference else "",
-             f"space {space}" if space else "", data or ""]
+             f"space {space}" if space else "", data or "",
+             f"sampler {sampling}" if sampling else "", f"{weights} weights" if weights else ""]
     return " · ".join(p for p in parts if p) or "no provenance recorded"
 
 
@@ -340,8 +347,20 @@ def _score(record: dict[str, Any], ev: Any) -> Score | None:
         images=_int(ev.get("images")), real_images=_int(ev.get("real_images")),
         reference=_text(ev.get("split")), space=_text(ev.get("space")),
         reference_data=_reference_data(data) if data is not None else None,
+        sampling=_sampling(ev.get("sampling")),
+        weights=_text(ev.get("weights")),
         during_training=f"eval_{metric}" in record,
     )
+
+
+def _sampling(settings: Any) -> str | None:
+    """The sampler settings of a record in words (``ddim, 50 steps, eta 0``): the same text
+    for the same settings, however the record orders or types them."""
+    if settings is None:
+        return None
+    if isinstance(settings, dict) and settings:
+        return describe(settings)
+    return _text(settings) or None
 
 
 def _in_own_space(scores: list[Score], info: dict[str, Any]) -> None:

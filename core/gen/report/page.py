@@ -274,6 +274,7 @@ def _score_table(scores: list[Score], best_step: int | None) -> str:
         ("reference", lambda s: s.reference),
         ("space", lambda s: s.space),
         ("reference data", lambda s: s.reference_data),
+        ("sampler", lambda s: s.sampling),
         ("estimator", lambda s: s.estimator),
         ("by", lambda s: "training" if s.during_training else "gen evaluate"),
     ]

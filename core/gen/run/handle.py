@@ -8,7 +8,7 @@ opened while the run is still training (what it reads is what is on disk when as
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
 from gen.run.resume import spec_differences
 from gen.sampling import check_labels, generate_batches
+from gen.sampling_options import SamplingOptions
 
 
 class Run:
@@ -124,7 +125,8 @@ class Run:
 
     @cached_property
     def model(self) -> Model:
-        """The model with the checkpoint's weights, in eval mode on this Run's device."""
+        """The model with the checkpoint's weights (their average, for a run trained with
+        ``train.ema``: ``model.weights`` says which), in eval mode on this Run's device."""
         path = self.checkpoint()
         target = resolve_device(self._device)
         ckpt = load_checkpoint(path, map_location=target)
@@ -144,6 +146,7 @@ class Run:
                                                       DataInfo(**ckpt["data_info"]))
                 model.load_state_dict(ckpt["state"])
                 model.to(target)
+                model.use_average()  # train.ema: samples and scores use the average
                 model.train(False)
             self._step, self._checkpoint = int(ckpt["step"]), path
         except (KeyError, TypeError, RuntimeError, ValueError, AttributeError,
@@ -157,39 +160,68 @@ class Run:
         return plugin_code(self.name, self.model_info.plugin, where)
 
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
-               batch_size: int = 256, temperature: float | None = None) -> torch.Tensor:
+               batch_size: int = 256, temperature: float | None = None, *,
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None,
+               guidance: float | None = None) -> torch.Tensor:
         """``n`` images as uint8 ``(n, C, H, W)`` on the CPU. The same seed (and batch size)
         gives the same images. ``labels`` (conditional models) are repeated to fill ``n``;
         without them the classes cycle 0, 1, 2, ... ``temperature``: for models whose
-        ``sample`` takes one (flows)."""
-        return torch.cat(list(self.sample_batches(n, seed, labels, batch_size, temperature)))
+        ``sample`` takes one (flows). ``sampler``, ``steps``, ``eta``, ``guidance``: for
+        iterative models (None: the model's default; see `sampling_settings`); anything a
+        model cannot use is a `gen.UsageError`."""
+        return torch.cat(list(self.sample_batches(
+            n, seed, labels, batch_size, temperature, sampler=sampler, steps=steps, eta=eta,
+            guidance=guidance)))
 
     def sample_batches(self, n: int, seed: int = 0,
                        labels: Sequence[int] | torch.Tensor | None = None,
-                       batch_size: int = 256,
-                       temperature: float | None = None) -> Iterator[torch.Tensor]:
+                       batch_size: int = 256, temperature: float | None = None, *,
+                       sampler: str | None = None, steps: int | None = None,
+                       eta: float | None = None,
+                       guidance: float | None = None) -> Iterator[torch.Tensor]:
         """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
+        options = SamplingOptions(sampler, steps, eta, guidance)
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("sample"):
-            yield from generate_batches(model, n, seed, pattern, batch_size, temperature)
+            options.resolve(model)  # every mistake before the first image
+            yield from generate_batches(model, n, seed, pattern, batch_size, temperature,
+                                        options)
+
+    def sampling_settings(self, sampler: str | None = None, steps: int | None = None,
+                          eta: float | None = None,
+                          guidance: float | None = None) -> dict[str, Any]:
+        """The settings `sample` draws with for these options: the model's
+        ``sampling_defaults()`` overlaid with those given (``{"sampler": "ddim", "steps": 50,
+        "eta": 0.0}``), as records store them; empty for a model that draws in one pass."""
+        options = SamplingOptions(sampler, steps, eta, guidance)
+        with self.plugin_code("sampling_defaults"):
+            return options.resolve(self.model)
 
     def metrics(self) -> list[dict[str, Any]]:
         """metrics.jsonl, one dict per line: training logs (step, losses, images_per_s,
         elapsed_s) and evaluation records (step, evaluation)."""
         return read_metrics(self.dir.metrics_path)
 
-    def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int = 10_000,
+    def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int | None = None,
                  reference: str = "test", space: str = "run", extractor: str = "lenet",
                  extractor_weights: str | None = None, iw_samples: int = 1000,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
-                 record: bool = True, progress: bool = False) -> dict[str, dict[str, Any]]:
+                 record: bool = True, progress: bool = False, sampler: str | None = None,
+                 steps: int | None = None, eta: float | None = None,
+                 guidance: float | None = None,
+                 notes: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
         """Score the weights on ``metrics`` (``"nll,fid"``, a list, or None for all the model
         supports): metric name -> the record `gen evaluate --json` prints (value, unit,
         estimator, images, extractor, ...). With ``record`` the records are also appended to
-        metrics.jsonl; ``progress`` shows a bar on a terminal while samples are scored. The
-        options are those of `gen evaluate`."""
+        metrics.jsonl; ``progress`` shows a bar on a terminal while samples are scored.
+        ``sampler``, ``steps``, ``eta``, ``guidance`` draw an iterative model's samples (None:
+        its defaults; the records of fid, kid, precision and recall carry the settings used).
+        ``notes`` is called with each line `gen evaluate` prints before it starts (the network
+        calls an iterative model will make). ``n`` None is the default, 10,000 generated
+        images. The options are those of `gen evaluate`."""
         from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
+            DEFAULT_N,
             EvalOptions,
             Subject,
             evaluate,
@@ -197,10 +229,13 @@ class Run:
         )
 
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
-        options = EvalOptions(reference=reference, n=n, extractor=extractor,
+        options = EvalOptions(reference=reference, n=DEFAULT_N if n is None else n,
+                              n_default=n is None, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
                               batch_size=batch_size, limit=limit, seed=seed, space=space,
-                              progress=progress)
+                              progress=progress,
+                              sampling=SamplingOptions(sampler, steps, eta, guidance),
+                              notes=notes)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
         with self.plugin_code("the evaluation"):
             records = evaluate(subject, None if names is None else [m for m in names if m],

@@ -276,6 +276,35 @@ class ModelConformance:
         bad = (~torch.isfinite(images)).sum().item()
         assert bad == 0, f"sample() returned {bad} non-finite values"
 
+    def test_every_declared_sampler_draws(self, info):
+        """For iterative models (``samplers`` declared): each sampler draws images of the
+        right shape with each option it declares, ``sampling_defaults`` names one of them,
+        and ``network_calls`` counts a positive whole number for the defaults."""
+        import torch
+
+        from gen.sampling_options import SamplingOptions
+
+        model, _ = _tiny_model(info, self.tiny)
+        if not model.samplers:
+            pytest.skip(f"{self.model} draws in one pass")
+        defaults = model.sampling_defaults()
+        assert defaults.get("sampler") in model.samplers, (
+            f"sampling_defaults() names sampler {defaults.get('sampler')!r}; the class "
+            f"declares {list(model.samplers)}")
+        calls = model.network_calls("sample", **defaults)
+        assert isinstance(calls, int) and calls > 0, (
+            f"network_calls('sample', ...) gave {calls!r}; expected a whole number > 0")
+        model.train(False)
+        shape = (2, model.data.channels, model.data.image_size, model.data.image_size)
+        for sampler, takes in model.samplers.items():
+            options = {"steps": 2} if "steps" in takes else {}
+            if "eta" in takes:
+                options["eta"] = 0.5
+            kwargs = SamplingOptions(sampler=sampler, **options).sample_kwargs(model)
+            images = model.sample(2, generator=torch.Generator().manual_seed(0), **kwargs)
+            assert tuple(images.shape) == shape, (
+                f"sampler {sampler!r} gave images of shape {tuple(images.shape)}, not {shape}")
+
     def test_log_prob_contract(self, info):
         """For models with a likelihood: ``log_prob`` gives (N,) finite nats, the same for the
         same images, draws nothing from the global RNG (evaluation must not move training's

@@ -10,13 +10,15 @@ coverage) and applies three rules, documented with their calibration in docs/hea
   the generator's gradient large, the discriminator's, which has nothing left to learn.
 - ``mode-collapse``: the samples fall into few of the data's classes (coverage falls, or the KL
   divergence from the data's class frequencies is large), or their features spread far less
-  than the real data's.
+  than the real data's; not before the generator has had ``collapse_warmup`` steps (a run at
+  step 40 is untrained, not collapsed).
 - ``blow-up``: a loss or gradient norm jumps to many times its recent size, which usually comes
   a little before a non-finite loss stops the run.
 
 A rule warns once when it starts to hold and again only after it has stopped holding, so a
 long run's log is not flooded. Each warning is a dict: ``rule``, ``message`` and the figures
-it was read from.
+it was read from. Its advice fits the run's model: never "try wgan-gp" to a wgan-gp run, and
+no adversarial objective to a model that has none.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class HealthRules:
     min_coverage: float = 0.5  # share of the data's classes that must be covered
     max_kl: float = 0.5  # nats, KL(generated classes || data classes)
     min_spread: float = 0.5  # generated feature spread / real feature spread
+    # Steps before a coverage record can mean collapse: an untrained generator's samples are
+    # noise that a classifier puts in few classes.
+    collapse_warmup: int = 100
     blow_up: float = 100.0  # a value this many times its recent median
     blow_up_history: int = 10  # log records that define "recent"
     # Medians below this count as this: a loss going from 1e-14 to 1e-10 (a discriminator
@@ -52,8 +57,13 @@ class HealthRules:
 
 
 class HealthMonitor:
-    def __init__(self, rules: HealthRules | None = None):
+    """The rules over one run's records; ``model`` and ``kind`` (the registered name and
+    kind) choose the advice its warnings give."""
+
+    def __init__(self, rules: HealthRules | None = None, model: str | None = None,
+                 kind: str | None = None):
         self.rules = rules or HealthRules()
+        self.model, self.kind = model, kind
         self._active: set[str] = set()
         self._winning = 0  # consecutive records the discriminator-winning condition held
         self._early: list[dict[str, float]] = []  # gradient norms of the first records
@@ -81,6 +91,8 @@ class HealthMonitor:
         covered, classes = coverage["classes_covered"], coverage["num_classes"]
         self._best_covered = max(self._best_covered or 0, covered)
         problems = []
+        if step < r.collapse_warmup:
+            return []
         if covered < r.min_coverage * classes:
             problems.append(f"the samples cover {covered} of {classes} classes")
         elif covered < self._best_covered:
@@ -93,8 +105,8 @@ class HealthMonitor:
         if _finite(spread) and spread < r.min_spread:
             problems.append(f"generated features spread {spread:.2g}x as widely as the real "
                             f"data's (< {r.min_spread})")
-        message = ("step {step}: possible mode collapse: " + "; ".join(problems)
-                   + ". Lower the learning rates, try lsgan or wgan-gp, or keep best.pt.")
+        message = ("step {step}: possible mode collapse: " + "; ".join(problems) + ". "
+                   + self._advice("mode-collapse"))
         return self._state("mode-collapse", bool(problems), step, message, coverage)
 
     def _discriminator(self, record: dict[str, Any]) -> list[Warning_]:
@@ -119,8 +131,7 @@ class HealthMonitor:
         message = (f"step {{step}}: the discriminator is winning: it has rejected "
                    f"{rejected:.1%} of fakes, and the {which}'s gradient norm is "
                    f"{norms[which]:.3g} (early in training {early[which]:.3g}), for "
-                   f"{self._winning} log records. Lower the discriminator's learning rate or "
-                   "try lsgan or wgan-gp.")
+                   f"{self._winning} log records. " + self._advice("discriminator-winning"))
         return self._state("discriminator-winning", self._winning >= r.window, record["step"],
                            message, figures)
 
@@ -145,6 +156,20 @@ class HealthMonitor:
                    "often follows. Lower the learning rate or resume from an earlier checkpoint.")
         return self._state("blow-up", bool(jumps), record["step"], message,
                            {k: v for k, (v, _) in jumps.items()})
+
+    def _advice(self, rule: str) -> str:
+        """What to try, for this run's model: other objectives than its own, and none to a
+        model that is not adversarial."""
+        others = [m for m in ("lsgan", "wgan-gp") if m != self.model]
+        adversarial = self.kind in (None, "adversarial")
+        if rule == "discriminator-winning":
+            if self.model in ("wgan", "wgan-gp"):
+                return ("Lower the critic's learning rate or model.n_critic, or resume from an "
+                        "earlier checkpoint.")
+            return f"Lower the discriminator's learning rate or try {' or '.join(others)}."
+        if not adversarial:
+            return "Lower the learning rate, train longer, or keep best.pt."
+        return f"Lower the learning rates, try {' or '.join(others)}, or keep best.pt."
 
     def _state(self, rule: str, holds: bool, step: int, message: str,
                figures: dict[str, Any]) -> list[Warning_]:

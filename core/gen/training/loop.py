@@ -33,6 +33,7 @@ from gen.seeding import rng_state, seed_everything
 from gen.specs import RunSpec
 from gen.training import state
 from gen.training.checks import check_step_output, non_finite
+from gen.training.health import HealthMonitor
 from gen.training.progress import ProgressView
 from gen.training.schedules import Schedules
 from gen.training.session import Session, Throughput, TrainResult, open_outputs
@@ -95,7 +96,8 @@ class Trainer:
                 self._say(note)
         info, stream, model = self._data_and_model(device, world)
         session = Session(model, Schedules(model.optimizers, tr), stream, info, world, step=0,
-                          lock=None)
+                          lock=None, health=HealthMonitor(model=self.info.name,
+                                                          kind=self.info.kind))
         if ckpt is not None:
             step = state.restore(ckpt, session, self.run, tr.seed, self._say)
             session.step = session.saved_at = session.sampled_at = step
@@ -265,8 +267,6 @@ class Trainer:
               s.model.sampling_weights()):
             record = s.evaluator.evaluate(s.model, s.step)
             coverage = s.evaluator.measure_coverage(s.model)
-        if s.model.average is not None:
-            record["weights"] = "ema"  # how it was measured: the average's samples
         s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
                      "evaluation": record})
         if coverage is not None:

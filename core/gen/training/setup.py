@@ -26,7 +26,7 @@ def accelerate(model: Model, spec: RunSpec, world: World | None) -> None:
     if tr.channels_last:
         for module in model.modules.values():
             module.to(memory_format=torch.channels_last)
-    model.runtime = Runtime(model.device, tr.precision, world)
+    model.runtime = Runtime(model.device, tr.precision, world, tr.grad_clip)
     if tr.compile:
         for name, module in model.modules.items():
             if name not in model.eager_modules:
