@@ -1,10 +1,9 @@
 """Tiny models built directly from their specs, for tests that need no run."""
 
+import gen
 from gen_diffusion.ddpm import DDPM
 from gen_diffusion.flow_matching import FlowMatching
 from gen_diffusion.specs import DDPMSpec, FlowMatchingSpec
-
-import gen
 
 SMALL = {"width": 8, "mults": [1, 2], "attention_resolutions": [4]}
 

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 from diffusion_helpers import data_info, ddpm
-from gen_diffusion.bound import discretised_gaussian_log_likelihood, normal_kl
 from torch.distributions import Normal, kl_divergence
+
+from gen_diffusion.bound import discretised_gaussian_log_likelihood, normal_kl
 
 
 def test_normal_kl_matches_torch_distributions():

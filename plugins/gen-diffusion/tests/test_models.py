@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 from diffusion_helpers import data_info, ddpm, flow
-from gen_diffusion.backbones import UNet
-from gen_diffusion.guidance import guided
 
 import gen
+from gen_diffusion.backbones import UNet
+from gen_diffusion.guidance import guided
 
 BUILDERS = {"ddpm": ddpm, "flow-matching": flow}
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from gen_diffusion import samplers
 from gen_diffusion.schedules import GaussianSchedule, linear_betas
 

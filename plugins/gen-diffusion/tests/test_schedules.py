@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from gen_diffusion.schedules import GaussianSchedule, StraightPath, cosine_betas, linear_betas
 
 SCHEDULES = {"linear": linear_betas(1000), "cosine": cosine_betas(1000)}
