@@ -1,31 +1,49 @@
-"""Sample quality of the adversarial models and backbones after the same CPU wall-clock budget
--> docs/results-budget.md.
+"""One leaderboard across families at equal compute: every model after the same CPU wall-clock
+budget -> docs/results-budget.md, from the figures kept in bench/results-budget.json.
 
-Each row is one adversarial objective on one backbone (``model.backbone``: mlp, dcgan or
-resnet), with or without spectral norm (``model.spectral_norm``), trained with `gen train` on
-the bundled MNIST (its `train` part, 9,000 images, at 32x32) for ``--budget`` seconds of
-training time (``train.max_time``: the run stops there with a checkpoint, as after Ctrl-C, and
-logs a ``stopped`` line), then scored with `gen evaluate` against the held-out `test` part
-(1,000 images): FID, KID, precision and recall in one space for every row (``--space``, default
-the grey 28x28 digits: one `lenet` extractor, trained once by gen and cached, before any row
-trains). A step budget favours the cheap networks; a time budget asks which objective and
-backbone give the best samples for the same cost, which is what a user with one CPU and an
-afternoon wants to know.
+Each row is one model trained with `gen train` on the bundled MNIST (its `train` part, 9,000
+images, at 32x32: every model takes that size; models that learn binarised digits keep their
+spec's binarisation, static or dynamic, which the table's data column names) for ``--budget``
+seconds of training time (``train.max_time``: the run stops there with a checkpoint, as after
+Ctrl-C, and logs a ``stopped`` line), then scored with `gen evaluate` against the held-out `test`
+part (1,000 images): FID, KID, precision and recall in one space for every row (``--space``,
+default the grey 28x28 digits: one `lenet` extractor, trained once by gen and cached, before any
+row trains; every model's samples are converted to that shape), and, for a model with the "nll"
+capability (`gen list-models --json`), the NLL in bits/dim of the first ``--nll-limit`` test
+images of its own data (exact for autoregressive models and flows, importance-weighted with
+``--iw-samples`` for VAEs, the variational bound for ddpm; binarised and grey data give bits
+per dimension of different data, so compare NLL only within one data column). A step budget
+favours the cheap networks; a time budget asks which model gives the best samples for the same
+cost, which is what a user with one CPU and an afternoon wants to know.
 
+A row is ``MODEL`` (its spec's networks) or, for the adversarial family, ``MODEL:BACKBONE`` or
+``MODEL:BACKBONE:sn`` (``model.backbone``: mlp, dcgan or resnet; ``model.spectral_norm``).
 Each row records the steps it reached, its mean images/s, the whole `gen train` wall time and
-the four scores, and the written table comes with the exact commands of every row; a JSON file
-(``--json-out``) keeps the same figures for later use. Rows run one at a time, or ``--jobs``
-at once (each with ``--threads`` threads): concurrent rows share the machine, a row's
-evaluation may overlap another's training, and the file says how many ran together. A row
-that fails (a spec the model refuses, such as spectral norm with wgan's weight clipping) says
-why in its note; the script exits non-zero only when every row failed.
+its scores, with the exact commands that reproduce it. Rows run one at a time, or ``--jobs`` at
+once (each with ``--threads`` threads): concurrent rows share the machine, a row's evaluation
+may overlap another's training, and each row says how many ran together. A row that fails (a
+spec the model refuses, such as spectral norm with wgan's weight clipping) says why in its note;
+the script exits non-zero only when every row failed.
 
-The default 24 rows at the default 300 s budget take about two hours at ``--jobs 1`` (plus
-each row's start-up and evaluation).
+The figures are kept in ``--results`` (default bench/results-budget.json, committed): the rows
+measured now replace the rows of the same name there and the others are kept, so new rows join
+the leaderboard without re-running the old ones (``--fresh`` starts an empty file). Rows are
+merged only with rows of the same budget, space and threads per row; the written table is
+rendered from the whole file (``--render-only`` renders it without running anything). The 24
+adversarial rows there come from the earlier run at commit af61562.
 
-    python bench/budget.py [--rows gan:mlp,wgan-gp:dcgan:sn] [--budget 300] [--jobs 1] \\
-        [--threads 1] [--n 1000] [--out docs/results-budget.md] \\
-        [--json-out runs/budget/results.json]
+Sampling cost differs widely: a diffusion model draws with 50 network calls per image (DDIM-50,
+flow matching's Heun-25), an autoregressive one with one pass per pixel (1,024 at 32x32), so
+``--n`` (one for every row: FID depends on it) is what keeps each row's evaluation affordable.
+
+The 24 adversarial rows at the default 300 s budget take about an hour at ``--jobs 2``; the
+10 rows of the other families (``--rows new``) about 50 minutes at ``--jobs 2``, of which
+ddpm's evaluation is the longest (1,000 DDIM-50 samples, and its bound at 1,000 network calls
+for each of the ``--nll-limit`` images: about 20 minutes alone on one thread).
+
+    python bench/budget.py [--rows gan:mlp,vae,ddpm] [--budget 300] [--jobs 1] \\
+        [--threads 1] [--n 1000] [--nll-limit 100] [--out docs/results-budget.md] \\
+        [--results bench/results-budget.json] [--fresh] [--render-only]
 """
 
 from __future__ import annotations
@@ -41,23 +59,28 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from _metrics import child_env  # bench/ is the script's folder: on sys.path
-from quality import extractor_line, gen, shown
+from quality import gen, shown
 
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY = "fid,kid,precision,recall"
 SPACE = "mnist-grey-28"
+RESULTS = ROOT / "bench" / "results-budget.json"
 NEVER = 100_000_000  # steps, sample and checkpoint intervals that the budget always cuts short
+IMAGE_SIZE = 32
 BACKBONES = ("mlp", "dcgan", "resnet")
-DEFAULT_ROWS = [
+ADVERSARIAL_ROWS = [
     "gan:mlp", "dcgan:dcgan", "dcgan:resnet",
     *(f"{m}:{b}" for m in ("lsgan", "wgan", "wgan-gp", "cgan", "acgan") for b in BACKBONES),
     "gan:mlp:sn", "dcgan:dcgan:sn", "dcgan:resnet:sn",
     "wgan-gp:mlp:sn", "wgan-gp:dcgan:sn", "wgan-gp:resnet:sn",
 ]
+NEW_ROWS = ["ddpm", "flow-matching", "vae", "cvae", "pixelcnn", "gated-pixelcnn", "row-lstm",
+            "diagonal-bilstm", "realnvp", "glow"]
+DEFAULT_ROWS = ADVERSARIAL_ROWS + NEW_ROWS
 OBJECTIVES = {
     "gan": "non-saturating",
     "dcgan": "non-saturating",
@@ -67,22 +90,34 @@ OBJECTIVES = {
     "cgan": "non-saturating, conditional (cgan)",
     "acgan": "non-saturating + auxiliary classifier (acgan)",
 }
+# What every row of one results file shares; a row measured otherwise is not merged into it.
+SHARED = ("budget_s", "space", "threads")
 
 
 @dataclass
 class Row:
-    entry: str  # as given to --rows: MODEL:BACKBONE[:sn]
+    entry: str  # as given to --rows: MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn
     model: str
-    backbone: str
-    spectral_norm: bool
+    backbone: str | None = None  # adversarial rows only (model.backbone)
+    spectral_norm: bool = False
+    kind: str = ""  # the model's family, from `gen list-models`
+    data: str = ""  # e.g. "32x32 grey", "32x32 binarised (static)"
     steps: int | None = None
     train_s: float | None = None  # training time at the stop, from the `stopped` log line
-    images_per_s: float | None = None  # mean of the log lines' images_per_s
+    images_per_s: float | None = None  # images over time, from the log lines
     wall_s: float | None = None  # the whole `gen train` process
+    eval_s: float | None = None  # the `gen evaluate` processes, together
     stopped: bool = False  # on its budget (a `stopped` line in metrics.jsonl)
-    scores: dict[str, dict] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)  # fid, kid, precision, recall, nll
+    bits_per_dim: float | None = None  # of the nll, where the model has one
+    nll_estimator: str = ""
+    scored_in: dict = field(default_factory=dict)  # space, reference, extractor and its hash
+    n: int | None = None  # generated images of the quality scores
+    nll_images: int | None = None  # test images of the nll
     commands: list[str] = field(default_factory=list)
     note: str = ""
+    # where the row was measured: command, machine, commit, budget_s, threads, jobs, space
+    measured: dict = field(default_factory=dict)
 
     @property
     def objective(self) -> str:
@@ -90,18 +125,28 @@ class Row:
 
     @property
     def run_name(self) -> str:
-        return "_".join([self.model, self.backbone, *(["sn"] * self.spectral_norm)])
+        return "_".join([self.model, *([self.backbone] if self.backbone else []),
+                         *(["sn"] * self.spectral_norm)])
 
     @property
     def failed(self) -> bool:
         return "fid" not in self.scores
 
+    def record(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> Row:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
 
 def parse_row(entry: str) -> Row:
     parts = entry.split(":")
-    if len(parts) not in (2, 3) or not all(parts) or parts[2:] not in ([], ["sn"]):
-        raise SystemExit(f"--rows takes MODEL:BACKBONE or MODEL:BACKBONE:sn, got {entry!r}")
-    return Row(entry, parts[0], parts[1], len(parts) == 3)
+    if not 1 <= len(parts) <= 3 or not all(parts) or parts[2:] not in ([], ["sn"]):
+        raise SystemExit(f"--rows takes MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn, "
+                         f"got {entry!r}")
+    return Row(entry, parts[0], parts[1] if len(parts) > 1 else None, len(parts) == 3)
 
 
 def parse_budget(text: str) -> float:
@@ -177,21 +222,42 @@ def images_per_s(records: list[dict]) -> float | None:
     return images / seconds_logged if seconds_logged > 0 else None
 
 
-def bench_row(row: Row, args, runs: Path, env: dict[str, str]) -> Row:
+def data_settings(model: str, env: dict[str, str]) -> tuple[list[str], str]:
+    """The data overrides of a row (every model at 32x32; the spec's own binarisation kept)
+    and how the table names its data."""
+    spec = json.loads(run(gen("spec", model), env))
+    binarize = spec["data"]["binarize"]
+    what = "grey" if binarize == "none" else f"binarised ({binarize})"
+    return ["--set", f"data.image_size={IMAGE_SIZE}"], f"{IMAGE_SIZE}x{IMAGE_SIZE} {what}"
+
+
+def bench_row(row: Row, args, runs: Path, env: dict[str, str], models: dict[str, dict]) -> Row:
     out = runs / row.run_name
     shutil.rmtree(out, ignore_errors=True)  # this bench's own run of the row, from last time
-    train = gen("train", row.model, "--out", str(out), "-q",
-                "--set", f"model.backbone={row.backbone}",
-                *(["--set", "model.spectral_norm=true"] if row.spectral_norm else []),
-                "--set", f"train.max_time={seconds(args.budget)}", "--set", f"train.steps={NEVER}",
-                "--set", "train.device=cpu", "--set", f"train.seed={args.seed}",
-                "--set", "data.image_size=32", "--set", f"train.sample_every={NEVER}",
-                "--set", f"train.checkpoint_every={NEVER}", "--set", "train.log_every=10")
-    row.commands.append(shown(train))
-    evaluate = gen("evaluate", str(out), "--metrics", QUALITY, "--n", str(args.n),
-                   "--space", args.space, "--seed", str(args.seed), "--device", "cpu", "--json")
+    row.n = args.n
+    info = models.get(row.model)
+    if info is None:
+        row.note = f"model {row.model!r} is not installed"
+        return row
+    row.kind = info["kind"]
+    network = []
+    if row.backbone:
+        network += ["--set", f"model.backbone={row.backbone}"]
+    if row.spectral_norm:
+        network += ["--set", "model.spectral_norm=true"]
     notes = []
     try:
+        data, row.data = data_settings(row.model, env)
+        train = gen("train", row.model, "--out", str(out), "-q", *network,
+                    "--set", f"train.max_time={seconds(args.budget)}",
+                    "--set", f"train.steps={NEVER}", "--set", "train.device=cpu",
+                    "--set", f"train.seed={args.seed}", *data,
+                    "--set", f"train.sample_every={NEVER}",
+                    "--set", f"train.checkpoint_every={NEVER}", "--set", "train.log_every=10")
+        row.commands.append(shown(train))
+        common = ["--seed", str(args.seed), "--device", "cpu", "--json"]
+        evaluate = gen("evaluate", str(out), "--metrics", QUALITY, "--n", str(args.n),
+                       "--space", args.space, *common)
         start = time.perf_counter()
         try:
             run(train, env)
@@ -201,140 +267,264 @@ def bench_row(row: Row, args, runs: Path, env: dict[str, str]) -> Row:
         if not row.stopped:
             notes.append("did not stop on its budget (no `stopped` line in metrics.jsonl)")
         row.commands.append(shown(evaluate))
-        row.scores = {r["metric"]: r for r in json.loads(run(evaluate, env))}
+        start = time.perf_counter()
+        records = json.loads(run(evaluate, env))
+        row.scores = {r["metric"]: r["value"] for r in records}
+        row.scored_in = provenance(records[0])
+        if "nll" in info.get("capabilities", []) and args.nll_limit:
+            nll = gen("evaluate", str(out), "--metrics", "nll", "--limit", str(args.nll_limit),
+                      "--iw-samples", str(args.iw_samples), *common)
+            row.commands.append(shown(nll))
+            record = json.loads(run(nll, env))[0]
+            row.scores["nll"] = record["value"]
+            row.bits_per_dim = record.get("bits_per_dim")
+            row.nll_estimator = record.get("estimator", "")
+            row.nll_images = record.get("images", args.nll_limit)
+        row.eval_s = time.perf_counter() - start
     except RuntimeError as exc:
         notes.append(str(exc))
     row.note = "; ".join(notes)
     return row
 
 
+def provenance(record: dict) -> dict:
+    return {k: record[k] for k in ("space", "reference_data", "conversion", "extractor",
+                                   "extractor_hash", "extractor_test_accuracy") if k in record}
+
+
 def fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def score(row: Row, metric: str) -> float | None:
-    r = row.scores.get(metric)
-    return None if r is None else r["value"]
-
-
 def best_fid(rows: list[Row]) -> set[int]:
-    """Indices of the rows with the lowest FID of their objective."""
+    """Indices of the rows with the lowest FID of their family."""
     best: dict[str, int] = {}
     for i, r in enumerate(rows):
-        fid, held = score(r, "fid"), best.get(r.objective)
-        if fid is not None and (held is None or fid < score(rows[held], "fid")):
-            best[r.objective] = i
+        fid, held = r.scores.get("fid"), best.get(r.kind)
+        if fid is not None and (held is None or fid < rows[held].scores["fid"]):
+            best[r.kind] = i
     return set(best.values())
 
 
-def table_line(row: Row, bold: bool = False) -> str:
-    fid = fmt(score(row, "fid"), 1)
+def leaderboard(rows: list[Row]) -> list[Row]:
+    """Scored rows by FID, lowest first, then the failed ones."""
+    return sorted(rows, key=lambda r: (r.failed, r.scores.get("fid", math.inf)))
+
+
+def table_line(row: Row, rank: int | None = None, bold: bool = False) -> str:
+    fid = fmt(row.scores.get("fid"), 1)
     fid = f"**{fid}**" if bold and fid else fid
     note = row.note.replace("|", "\\|")  # a note in a table cell
-    return (f"| {row.model} | {row.objective} | {row.backbone} | "
-            f"{'yes' if row.spectral_norm else 'no'} | {row.steps or ''} | "
-            f"{fmt(row.images_per_s, 0)} | {fid} | {fmt(score(row, 'kid'), 2)} | "
-            f"{fmt(score(row, 'precision'), 3)} | {fmt(score(row, 'recall'), 3)} | "
-            f"{note} |")
+    nll = ""
+    if row.bits_per_dim is not None:
+        bound = "<= " if "bound" in row.nll_estimator else ""
+        nll = f"{bound}{row.bits_per_dim:.3f}"
+    return (f"| {'' if rank is None else rank} | {row.model} | {row.kind} | "
+            f"{row.backbone or ''} | {'yes' if row.spectral_norm else ''} | {row.data} | "
+            f"{row.steps or ''} | {fmt(row.images_per_s, 0)} | {fid} | "
+            f"{fmt(row.scores.get('kid'), 2)} | {fmt(row.scores.get('precision'), 3)} | "
+            f"{fmt(row.scores.get('recall'), 3)} | {nll} | {note} |")
 
 
 def table(rows: list[Row]) -> list[str]:
-    best = best_fid(rows)
-    return ["| model | objective | backbone | spectral norm | steps | images/s | FID | KID | "
-            "precision | recall | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-            *(table_line(r, i in best) for i, r in enumerate(rows))]
+    ordered = leaderboard(rows)
+    best = best_fid(ordered)
+    return ["| rank | model | family | backbone | spectral norm | data | steps | images/s | "
+            "FID | KID | precision | recall | NLL bits/dim | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *(table_line(r, None if r.failed else i + 1, i in best)
+              for i, r in enumerate(ordered))]
+
+
+def tables(rows: list[Row]) -> list[str]:
+    """One ranked table per extractor the rows were scored with (one table when they share
+    one): FIDs of two extractors are on two scales, so they are never ranked together. The
+    table of the most families comes first."""
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.scored_in.get("extractor_hash", "not scored"), []).append(r)
+    if len(groups) == 1:
+        return table(rows)
+    lines = []
+    for digest, group in sorted(groups.items(), key=lambda g: -len({r.kind for r in g[1]})):
+        accuracy = next((r.scored_in["extractor_test_accuracy"] for r in group
+                         if "extractor_test_accuracy" in r.scored_in), "?")
+        lines += [f"### Scored with lenet {digest[:19]}... (test accuracy {accuracy}), "
+                  f"{len(group)} rows", "", *table(group), ""]
+    return lines
 
 
 def scored_with(rows: list[Row]) -> str:
-    if all(r.failed for r in rows):
+    """The extractor every quality score used, or, should they differ, that they do."""
+    hashes = sorted({r.scored_in["extractor_hash"] for r in rows
+                     if "extractor_hash" in r.scored_in})
+    if not hashes:
         return "the `lenet` extractor (no row was scored)"
-    return extractor_line(rows)
+    if len(hashes) != 1:
+        return (f"features of {len(hashes)} different `lenet` extractors (see each row's hash "
+                "in bench/results-budget.json): scores of rows with different hashes are not "
+                "comparable")
+    accuracy = next((r.scored_in["extractor_test_accuracy"] for r in rows
+                     if "extractor_test_accuracy" in r.scored_in), "?")
+    return (f"features of one `lenet` extractor for every row ({hashes[0]}, test accuracy "
+            f"{accuracy})")
 
 
 def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
 
 
-def write(rows: list[Row], args, path: Path, command: str, wall: float) -> None:
-    threads = "thread" if args.threads == 1 else "threads"
-    together = "one row at a time" if args.jobs == 1 else (
-        f"{args.jobs} rows at a time (they share the machine, and a row's evaluation may "
-        "overlap another's training)")
+def commit() -> str | None:
+    proc = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "core",
+                            "plugins", "bench"], capture_output=True, text=True).stdout.strip()
+    return proc.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def sessions(rows: list[Row]) -> list[str]:
+    """One line per distinct measurement session among the rows: its command, machine,
+    commit, jobs and how many rows it gave."""
+    seen: dict[str, list[Row]] = {}
+    for r in rows:
+        seen.setdefault(json.dumps(r.measured, sort_keys=True), []).append(r)
+    lines = []
+    for key, group in seen.items():
+        m = json.loads(key)
+        together = "one row at a time" if m.get("jobs", 1) == 1 else (
+            f"{m['jobs']} rows at a time (they share the machine, and a row's evaluation may "
+            "overlap another's training)")
+        at = f" at commit {m['commit']}" if m.get("commit") else ""
+        wall = f", {m['wall_s'] / 60:.1f} minutes in all" if m.get("wall_s") else ""
+        note = f" {m['note']}" if m.get("note") else ""
+        lines += [f"- {len(group)} row(s) ({', '.join(r.entry for r in group)}), "
+                  f"{together}, on {m.get('machine', '?')}{at}{wall}:{note}", "",
+                  f"  ```sh\n  {m.get('command', '?')}\n  ```", ""]
+    return lines
+
+
+def write(rows: list[Row], meta: dict, path: Path) -> None:
+    threads = "thread" if meta["threads"] == 1 else "threads"
+    ns = sorted({r.n for r in rows if r.n})
+    n_text = " / ".join(map(str, ns)) or "?"
     lines = [
         "# Results: quality at a fixed wall-clock budget",
         "",
-        "Sample quality of the adversarial objectives on each backbone (mlp, dcgan, resnet), "
-        "with and without spectral norm, each row trained on the bundled MNIST (its 9,000-image "
-        f"`train` part, at 32x32) for the same wall-clock budget of {seconds(args.budget)} s of "
-        f"training (`train.max_time`), on the CPU with {args.threads} {threads} per row, "
-        f"{together}. Each is then scored against the "
-        f"{args.n if args.n < 1000 else 1000} held-out `test` images in one space, "
-        f"`--space {args.space}` (`--n {args.n}` generated images, resized from 32x32 to 28x28, "
-        f"antialiased bilinear), with {scored_with(rows)}. Steps are those the row reached "
-        "in its budget, each one generator update (wgan and wgan-gp make 5 critic updates, on 5 "
-        "batches, per step, the others 1: steps are not comparable across objectives); "
-        "images/s is the images drawn from the data per second of training (the first, "
-        "warm-up, steps included). The best FID of each objective is in bold. FID and KID are "
-        "on lenet's scale, not comparable with Inception-based numbers from papers; KID is "
-        "the unbiased estimate (it can be slightly negative). Generated by",
+        "One leaderboard across families: every model trained on the bundled MNIST (its "
+        f"9,000-image `train` part, at {IMAGE_SIZE}x{IMAGE_SIZE}; binarised for the models "
+        "whose spec binarises, as the data column says) for the same wall-clock budget of "
+        f"{seconds(meta['budget_s'])} s of training (`train.max_time`), on the CPU with "
+        f"{meta['threads']} {threads} per row, then scored against the held-out `test` images "
+        f"in one space, `--space {meta['space']}` (`--n {n_text}` generated images against "
+        "as many of the 1,000 test digits, converted to grey 28x28: antialiased bilinear "
+        f"resize), with {scored_with(rows)}. Rows are ranked by FID; the best FID of each "
+        "family is in bold. Steps are those the row reached in its budget, each one "
+        "optimisation step of the whole model (a GAN step is one generator update: wgan and "
+        "wgan-gp make 5 critic updates, on 5 batches, per step), not comparable across "
+        "models; images/s is the images drawn from the data per second of training (the "
+        "first, warm-up, steps included). FID and KID are on lenet's scale, not comparable "
+        "with Inception-based numbers from papers; KID is the unbiased estimate (it can be "
+        "slightly negative). The binarised models draw black-and-white digits, scored as they "
+        "are against grey digits, so their FID has a floor above zero (see docs/results.md's "
+        "data rows). NLL is in bits per dimension of the model's own test data (the first "
+        f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models and "
+        "flows, importance-weighted for VAEs, an upper bound (`<=`, the variational bound) "
+        "for ddpm; binarised and grey data are different data, so compare NLL only within one "
+        "data column. The figures are kept in bench/results-budget.json; rows come from these "
+        "sessions:",
         "",
-        f"```sh\n{command}\n```",
-        "",
-        f"on {machine()}, in {wall / 60:.1f} minutes in all.",
-        "",
-        *table(rows),
+        *sessions(rows),
+        *tables(rows),
         "",
         "## Reproduce a row",
         "",
     ]
     for r in rows:
-        lines += [f"### {r.entry}", "", "```sh", *r.commands, "```", ""]
+        if r.commands:
+            lines += [f"### {r.entry}", "", "```sh", *r.commands, "```", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
 
-def write_json(rows: list[Row], args, path: Path, command: str, wall: float) -> None:
-    figures = []
-    for r in rows:
-        record = {k: v for k, v in asdict(r).items() if k != "scores"}
-        record["objective"] = r.objective
-        record["run"] = str(Path(args.runs) / r.run_name)
-        record["scores"] = {m: s["value"] for m, s in r.scores.items()}
-        provenance = next(iter(r.scores.values()), {})
-        record["scored_in"] = {k: provenance[k] for k in (
-            "space", "reference_data", "conversion", "extractor", "extractor_hash",
-            "extractor_test_accuracy") if k in provenance}
-        figures.append(record)
-    document = {"command": command, "machine": machine(), "budget_s": args.budget,
-                "threads": args.threads, "jobs": args.jobs, "n": args.n, "seed": args.seed,
-                "space": args.space, "wall_s": wall, "rows": figures}
+def load_results(path: Path) -> tuple[dict, list[Row]]:
+    if not path.exists():
+        return {}, []
+    document = json.loads(path.read_text())
+    return ({k: v for k, v in document.items() if k != "rows"},
+            [Row.from_record(r) for r in document["rows"]])
+
+
+def merge(kept: list[Row], new: list[Row]) -> list[Row]:
+    """``kept`` with the rows of ``new`` in place of those of the same entry, the others
+    appended in ``new``'s order."""
+    fresh = {r.entry: r for r in new}
+    merged = [fresh.pop(r.entry, r) for r in kept]
+    return merged + [r for r in new if r.entry in fresh]
+
+
+def save_results(path: Path, meta: dict, rows: list[Row]) -> None:
+    document = {**meta, "rows": [r.record() for r in rows]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def installed(env: dict[str, str]) -> dict[str, dict]:
+    """Installed models by name: kind and capabilities."""
+    return {m["name"]: m for m in json.loads(run(gen("list-models", "--json"), env))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
-    ap.add_argument("--rows", help="comma-separated MODEL:BACKBONE or MODEL:BACKBONE:sn "
-                    f"(default: the {len(DEFAULT_ROWS)} rows {','.join(DEFAULT_ROWS)})")
+    ap.add_argument("--rows", help="comma-separated MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn "
+                    f"(default: all {len(DEFAULT_ROWS)}: {','.join(DEFAULT_ROWS)}); "
+                    f"'new' is {','.join(NEW_ROWS)}, 'adversarial' the {len(ADVERSARIAL_ROWS)} "
+                    "GAN rows")
     ap.add_argument("--budget", type=parse_budget, default=300.0, metavar="SECONDS",
                     help="training time of every row: seconds or HH:MM:SS (default 300)")
     ap.add_argument("--jobs", type=int, default=1, help="rows run at once (default 1)")
     ap.add_argument("--threads", type=int, default=1,
                     help="OMP_NUM_THREADS of each row's commands (default 1)")
     ap.add_argument("--n", type=int, default=1000, help="generated images per evaluation")
+    ap.add_argument("--nll-limit", type=int, default=100, help="test images of each NLL "
+                    "(gen evaluate --limit; 0: no NLL)")
+    ap.add_argument("--iw-samples", type=int, default=100, help="K of a VAE's NLL")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--space", default=SPACE, help="gen evaluate --space for every row")
     ap.add_argument("--runs", metavar="DIR", default="runs/budget",
                     help="the run directories (each row's is replaced)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results-budget.md"))
-    ap.add_argument("--json-out", default="runs/budget/results.json",
-                    help="every row's figures, as JSON")
+    ap.add_argument("--results", default=str(RESULTS), help="the kept figures: rows measured "
+                    "now replace those of the same name, the others stay (default %(default)s)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="start --results empty instead of merging into it")
+    ap.add_argument("--render-only", action="store_true",
+                    help="run nothing: write --out from --results")
+    ap.add_argument("--json-out", help="also write this run's rows alone, as JSON")
     args = ap.parse_args()
-    if args.jobs < 1 or args.threads < 1:
-        raise SystemExit("--jobs and --threads take a number >= 1")
+    if args.jobs < 1 or args.threads < 1 or args.nll_limit < 0:
+        raise SystemExit("--jobs and --threads take a number >= 1, --nll-limit >= 0")
 
-    entries = args.rows.split(",") if args.rows else DEFAULT_ROWS
+    results = Path(args.results)
+    meta, kept = ({}, []) if args.fresh else load_results(results)
+    if args.render_only:
+        if not kept:
+            raise SystemExit(f"{results}: no rows to render")
+        write(kept, meta, Path(args.out))
+        print(f"wrote {args.out} ({len(kept)} rows from {results})")
+        return
+    this = {"budget_s": args.budget, "space": args.space, "threads": args.threads}
+    differ = [k for k in SHARED if k in meta and meta[k] != this[k]]
+    if kept and differ:
+        raise SystemExit(
+            f"{results} holds rows measured with other settings ("
+            + ", ".join(f"{k} {meta[k]} here, {this[k]} now" for k in differ)
+            + "): use the same settings, another --results, or --fresh")
+
+    groups = {"new": NEW_ROWS, "adversarial": ADVERSARIAL_ROWS}
+    entries = ([e for part in args.rows.split(",") for e in groups.get(part, [part])]
+               if args.rows else DEFAULT_ROWS)
     rows = [parse_row(e) for e in entries]
     doubled = sorted({r.run_name for r in rows if [s.run_name for s in rows].count(r.run_name) > 1})
     if doubled:
@@ -342,20 +532,37 @@ def main() -> None:
     command = shlex.join(["python", "bench/budget.py", *sys.argv[1:]])
     env = child_env(args.threads)
     runs = Path(args.runs)
+    models = installed(env)
     start = time.perf_counter()
     prepare_extractor(args.space)
     print(f"{len(rows)} rows, {seconds(args.budget)} s each, {args.jobs} at a time, "
           f"{args.threads} thread(s) each", file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(bench_row, r, args, runs, env) for r in rows]
+        futures = [pool.submit(bench_row, r, args, runs, env, models) for r in rows]
         for done in as_completed(futures):
             print(table_line(done.result()), file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
-    write(rows, args, Path(args.out), command, wall)
-    write_json(rows, args, Path(args.json_out), command, wall)
+    session = {"command": command, "machine": machine(), "commit": commit(),
+               "jobs": args.jobs, "wall_s": wall}
+    for r in rows:
+        r.measured = session
+    merged = merge(kept, rows)
+    meta = {**this, "nll_limit": args.nll_limit, "iw_samples": args.iw_samples,
+            "seed": args.seed}
+    save_results(results, meta, merged)
+    write(merged, meta, Path(args.out))
+    if args.json_out:
+        save_results(Path(args.json_out), {**meta, **session}, rows)
+    hashes = sorted({r.scored_in["extractor_hash"] for r in merged
+                     if "extractor_hash" in r.scored_in})
+    if len(hashes) > 1:
+        print(f"warning: {results} now holds rows scored with {len(hashes)} different lenet "
+              f"extractors ({', '.join(h[:15] for h in hashes)}): their FIDs are not "
+              "comparable; use the extractor cache ($GEN_CACHE/extractors/lenet) of the earlier "
+              "rows, or re-run them (--fresh)", file=sys.stderr)
     failed = sum(r.failed for r in rows)
-    print(f"wrote {args.out} and {args.json_out} ({len(rows)} rows, {failed} failed, "
-          f"{wall / 60:.1f} min)")
+    print(f"wrote {args.out} and {results} ({len(rows)} rows measured, {failed} failed, "
+          f"{len(merged)} in all, {wall / 60:.1f} min)")
     if failed == len(rows):
         sys.exit("every row failed")
 
