@@ -19,6 +19,9 @@ MODELS = [
     ("wgan-gp", "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017); backbone "
      "dcgan by default",
      "gen_gan.specs:WGANGPSpec", "gen_gan.wgan_gp:WGANGP", False),
+    ("hinge", "Hinge-loss GAN (Lim & Ye 2017; Miyato et al. 2018, SNGAN with backbone resnet "
+     "and spectral_norm); backbone dcgan by default",
+     "gen_gan.specs:HingeSpec", "gen_gan.hinge:Hinge", False),
     ("cgan", "Conditional GAN, labels fed to both networks (Mirza & Osindero 2014); "
      "backbone dcgan by default",
      "gen_gan.specs:CGANSpec", "gen_gan.cgan:CGAN", True),

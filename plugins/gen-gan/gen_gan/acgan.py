@@ -12,46 +12,14 @@ D maximises L_S + L_C; G maximises L_C - L_S, here with the non-saturating form 
 (G maximises log P(S = real | X_fake), Goodfellow et al. 2014 section 3). Both class terms are
 cross-entropies on raw logits. Networks: ``model.backbone`` (dcgan by default), whose
 discriminator has 1 + num_classes outputs (`gen_gan.backbones.conditioning.AuxiliaryClassifier`).
+This is gan's objective with ``model.conditioning=auxiliary``, which `TwoPlayerGAN` implements
+for every objective; `ACGANSpec` fixes it.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-import gen
-from gen_gan import backbones, losses
-from gen_gan.base import Logs, TwoPlayerGAN
-from gen_gan.specs import ACGANSpec
+from gen_gan.base import TwoPlayerGAN
 
 
 class ACGAN(TwoPlayerGAN):
-    def build_generator(self, spec: ACGANSpec, data: gen.DataInfo) -> nn.Module:
-        return backbones.build_generator(spec, data, backbones.num_classes(data, spec.name))
-
-    def build_discriminator(self, spec: ACGANSpec, data: gen.DataInfo) -> nn.Module:
-        return backbones.build_discriminator(
-            spec, data, auxiliary_classes=backbones.num_classes(data, spec.name))
-
-    def critic_loss(
-        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
-    ) -> tuple[torch.Tensor, Logs]:
-        real_source, real_class = self.discriminator(real)
-        fake_source, fake_class = self.discriminator(fake)
-        source = losses.discriminator_loss(real_source, fake_source)  # -L_S
-        classes = (losses.auxiliary_classifier_loss(real_class, labels)
-                   + losses.auxiliary_classifier_loss(fake_class, labels))  # -L_C
-        return source + classes, {
-            "d_real": torch.sigmoid(real_source.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_source.detach()).mean(),
-            **losses.decision_accuracy(real_source, fake_source),
-            "d_class": classes.detach(),
-            "d_accuracy": (real_class.detach().argmax(1) == labels).float().mean(),
-        }
-
-    def generator_loss(
-        self, fake: torch.Tensor, labels: torch.Tensor | None
-    ) -> tuple[torch.Tensor, Logs]:
-        source, class_logits = self.discriminator(fake)
-        classes = losses.auxiliary_classifier_loss(class_logits, labels)  # -L_C on fakes
-        return losses.generator_loss_nonsaturating(source) + classes, {"g_class": classes.detach()}
+    """`TwoPlayerGAN` with ``conditioning`` auxiliary (`ACGANSpec`)."""

@@ -5,23 +5,15 @@ G gets the one-hot label concatenated to z; D gets it joined to the image at its
 num_classes constant one-hot maps on a convolutional backbone, so every convolution can relate
 the image to its class; appended to the flattened image on mlp): `gen_gan.backbones.
 conditioning`. The paper's maxout MLPs are replaced by ``model.backbone`` (dcgan by default);
-the generator uses the non-saturating loss.
+the generator uses the non-saturating loss. This is gan's objective with
+``model.conditioning=concat``, which `TwoPlayerGAN` implements for every objective; `CGANSpec`
+fixes it.
 """
 
 from __future__ import annotations
 
-from torch import nn
-
-import gen
-from gen_gan import backbones
 from gen_gan.base import TwoPlayerGAN
-from gen_gan.specs import CGANSpec
 
 
 class CGAN(TwoPlayerGAN):
-    def build_generator(self, spec: CGANSpec, data: gen.DataInfo) -> nn.Module:
-        return backbones.build_generator(spec, data, backbones.num_classes(data, spec.name))
-
-    def build_discriminator(self, spec: CGANSpec, data: gen.DataInfo) -> nn.Module:
-        return backbones.build_discriminator(
-            spec, data, label_input=backbones.num_classes(data, spec.name))
+    """`TwoPlayerGAN` with ``conditioning`` concat (`CGANSpec`)."""

@@ -34,6 +34,19 @@ def least_squares_generator_loss(fake_scores: torch.Tensor, c: float = 1.0) -> t
     return 0.5 * ((fake_scores - c) ** 2).mean()
 
 
+def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor
+                             ) -> torch.Tensor:
+    """Lim & Ye 2017, eq. 8; Miyato et al. 2018, eq. 16: E[relu(1 - D(x))] + E[relu(1 +
+    D(G(z)))]. Only images inside the margin (real scored below 1, fake above -1) give D a
+    gradient."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Lim & Ye 2017, eq. 9; Miyato et al. 2018, eq. 17: G minimises -E[D(G(z))]."""
+    return -fake_logits.mean()
+
+
 def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Arjovsky et al. 2017, eq. 3 / Algorithm 1 line 5, negated for a minimiser:
     E[f(G(z))] - E[f(x)]. Its negative is the critic's estimate of W(P_r, P_g)."""

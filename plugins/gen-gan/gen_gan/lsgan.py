@@ -20,22 +20,19 @@ from gen_gan.base import Logs, TwoPlayerGAN
 
 
 class LSGAN(TwoPlayerGAN):
-    def critic_loss(
-        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    def decision_boundary(self) -> float:
+        """Halfway between the fake and real targets a and b."""
+        return (self.spec.a + self.spec.b) / 2
+
+    def adversarial_d_loss(
+        self, real_scores: torch.Tensor, fake_scores: torch.Tensor
     ) -> tuple[torch.Tensor, Logs]:
-        real_scores = self.discriminator(real, labels)
-        fake_scores = self.discriminator(fake, labels)
         loss = losses.least_squares_discriminator_loss(
             real_scores, fake_scores, self.spec.a, self.spec.b
         )
-        # The decision boundary lies halfway between the fake and real targets a and b.
-        accuracy = losses.decision_accuracy(real_scores, fake_scores,
-                                            (self.spec.a + self.spec.b) / 2)
+        accuracy = losses.decision_accuracy(real_scores, fake_scores, self.decision_boundary())
         return loss, {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean(),
                       **accuracy}
 
-    def generator_loss(
-        self, fake: torch.Tensor, labels: torch.Tensor | None
-    ) -> tuple[torch.Tensor, Logs]:
-        scores = self.discriminator(fake, labels)
-        return losses.least_squares_generator_loss(scores, self.spec.c), {}
+    def adversarial_g_loss(self, fake_scores: torch.Tensor) -> tuple[torch.Tensor, Logs]:
+        return losses.least_squares_generator_loss(fake_scores, self.spec.c), {}

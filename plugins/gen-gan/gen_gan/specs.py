@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 import gen
+from gen_gan import spec_options as opt
+from gen_gan.spec_options import Conditioning
 
 DiffAugmentPolicy = Literal["color", "translation", "cutout"]
 DIFFAUGMENT_POLICIES: tuple[str, ...] = get_args(DiffAugmentPolicy)
@@ -28,10 +30,14 @@ def _adam(lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> gen.Op
 
 
 class AdversarialSpec(gen.ModelSpec):
-    """Fields every gen-gan model has. One optimizer spec builds both networks' optimizers."""
+    """Fields every gen-gan model has. One optimizer spec builds both networks' optimizers,
+    unless d_optimizer / g_optimizer give one its own."""
 
     latent_dim: int = Field(100, gt=0, description="size of z ~ N(0, I)")
     optimizer: gen.OptimizerSpec = Field(default_factory=_adam)
+    d_optimizer: gen.OptimizerSpec | None = opt.D_OPTIMIZER
+    g_optimizer: gen.OptimizerSpec | None = opt.G_OPTIMIZER
+    conditioning: Conditioning = opt.conditioning_field()
     backbone: Backbone = Field(
         "dcgan",
         description="the networks, independent of the objective (the model): mlp (fully "
@@ -74,6 +80,14 @@ class AdversarialSpec(gen.ModelSpec):
         "bit-identical. E.g. [\"color\", \"translation\", \"cutout\"] (or the string "
         "\"color,translation,cutout\"); empty = off",
     )
+    r1_gamma: float = opt.R1_GAMMA
+    r2_gamma: float = opt.R2_GAMMA
+    reg_every: int = opt.REG_EVERY
+    lecam_weight: float = opt.LECAM_WEIGHT
+    lecam_decay: float = opt.LECAM_DECAY
+    ada_target: float | None = opt.ADA_TARGET
+    ada_interval: int = opt.ADA_INTERVAL
+    ada_kimg: float = opt.ADA_KIMG
 
     # Whether the discriminator is a critic held to a per-image gradient penalty (wgan-gp).
     gradient_penalty: ClassVar[bool] = False
@@ -106,7 +120,17 @@ class AdversarialSpec(gen.ModelSpec):
             return self.d_norm
         if self.backbone != "dcgan" or self.spectral_norm:
             return "none"
-        return "layer" if self.gradient_penalty else "batch"
+        return "layer" if self.per_image_penalty else "batch"
+
+    @property
+    def per_image_penalty(self) -> str | None:
+        """The field that holds the discriminator's input gradient per image (wgan-gp's
+        penalty, R1, R2), which batch norm would make ill-defined; None if nothing does."""
+        if self.gradient_penalty:
+            return "model.name"
+        if self.r1_gamma > 0:
+            return "model.r1_gamma"
+        return "model.r2_gamma" if self.r2_gamma > 0 else None
 
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
         """The backbone against data.image_size, and the discriminator's normalisation
@@ -117,11 +141,14 @@ class AdversarialSpec(gen.ModelSpec):
             problems.append(("data.image_size", f"model.backbone {self.backbone} needs a power "
                              f"of two >= {smallest} (got {size}); use 32, or model.backbone "
                              "mlp for any size"))
-        if self.gradient_penalty and self.discriminator_norm == "batch":
+        penalty = self.per_image_penalty
+        if penalty and self.discriminator_norm == "batch":
+            owner = (f"model.name {self.name}" if penalty == "model.name"
+                     else f"{penalty} {getattr(self, penalty.split('.')[1])}")
             problems.append(("model.d_norm", f"batch norm mixes the images of a batch, so the "
-                             f"per-image gradient penalty of model.name {self.name} would be "
-                             "ill-defined: use layer or none"))
-        return problems
+                             f"per-image gradient penalty of {owner} would be ill-defined: "
+                             "use layer or none"))
+        return problems + opt.stability_problems(self)
 
     @field_validator("diffaugment", mode="before")
     @classmethod
@@ -175,6 +202,17 @@ class LSGANSpec(AdversarialSpec):
     a: float = Field(0.0, description="the discriminator's target for fake images")
     b: float = Field(1.0, description="the discriminator's target for real images")
     c: float = Field(1.0, description="the value the generator wants D to give its fakes")
+
+
+class HingeSpec(AdversarialSpec):
+    """The hinge loss of Lim & Ye 2017 and Miyato et al. 2018 (SNGAN, also SAGAN and BigGAN).
+    Adam(2e-4, betas (0.5, 0.999)), the family's DCGAN optimizer, on the dcgan backbone by
+    default; SNGAN is this objective with model.backbone=resnet and model.spectral_norm=true
+    (whose paper trains with Adam(2e-4, betas (0, 0.9)) and n_critic 5)."""
+
+    name: Literal["hinge"] = "hinge"
+    n_critic: int = Field(1, gt=0, description="discriminator updates per generator update "
+                          "(SNGAN's resnet: 5)")
 
 
 def _rmsprop() -> gen.OptimizerSpec:
@@ -231,9 +269,11 @@ class CGANSpec(AdversarialSpec):
     SGD schedule do not carry over; Adam(2e-4, beta1 0.5) as in Radford et al. 2015."""
 
     name: Literal["cgan"] = "cgan"
+    conditioning: Literal["concat"] = opt.conditioning_field("concat")
 
 
 class ACGANSpec(AdversarialSpec):
     """Odena et al. 2017 on the DCGAN backbone; Adam lr 2e-4, beta1 0.5 (appendix)."""
 
     name: Literal["acgan"] = "acgan"
+    conditioning: Literal["auxiliary"] = opt.conditioning_field("auxiliary")

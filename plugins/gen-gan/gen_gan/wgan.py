@@ -19,11 +19,13 @@ from gen_gan.base import Logs, TwoPlayerGAN
 
 
 class WGAN(TwoPlayerGAN):
-    def critic_loss(
-        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    def decision_boundary(self) -> None:
+        """A critic's scores have no fixed boundary (ADA is refused for it)."""
+        return None
+
+    def adversarial_d_loss(
+        self, real_scores: torch.Tensor, fake_scores: torch.Tensor
     ) -> tuple[torch.Tensor, Logs]:
-        real_scores = self.discriminator(real, labels)
-        fake_scores = self.discriminator(fake, labels)
         loss = losses.wasserstein_critic_loss(real_scores, fake_scores)
         # A critic score has no fixed boundary: accuracy is read at the midpoint of the two
         # batch means, i.e. how well the scores separate real from fake.
@@ -31,10 +33,8 @@ class WGAN(TwoPlayerGAN):
         return loss, {"wasserstein": -loss.detach(),
                       **losses.decision_accuracy(real_scores, fake_scores, midpoint)}
 
-    def generator_loss(
-        self, fake: torch.Tensor, labels: torch.Tensor | None
-    ) -> tuple[torch.Tensor, Logs]:
-        return losses.wasserstein_generator_loss(self.discriminator(fake, labels)), {}
+    def adversarial_g_loss(self, fake_scores: torch.Tensor) -> tuple[torch.Tensor, Logs]:
+        return losses.wasserstein_generator_loss(fake_scores), {}
 
     def after_critic_step(self) -> None:
         """Algorithm 1, line 7: w <- clip(w, -c, c), for every parameter of the critic."""

@@ -26,18 +26,17 @@ class WGANGP(WGAN):
     # does not support (measured on torch 2.11): the critic stays eager.
     eager_modules = frozenset({"discriminator"})
 
-    def critic_loss(
+    def critic_penalty(
         self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, Logs]:
-        loss, logs = super().critic_loss(real, fake, labels)
         # With model.diffaugment, `real` and `fake` arrive already augmented (TwoPlayerGAN.
         # train_step), so the interpolates lie between augmented images and the penalty holds
         # the critic itself to gradient norm 1 on the distributions it compares, T(x) and
         # T(G(z)); no third augmentation is drawn, and the gradient is w.r.t. the critic's
         # input, not taken through the augmentation.
         points, _ = losses.interpolate(real, fake)
-        penalty = losses.gradient_penalty(lambda x: self.discriminator(x, labels), points)
-        return loss + self.spec.gp_weight * penalty, {**logs, "gradient_penalty": penalty.detach()}
+        penalty = losses.gradient_penalty(lambda x: self.scores(x, labels)[0], points)
+        return self.spec.gp_weight * penalty, {"gradient_penalty": penalty.detach()}
 
     def after_critic_step(self) -> None:
         """No clipping: the penalty replaces it."""

@@ -5,7 +5,7 @@ import torch
 import gen
 from gen.plugins import discover
 
-MODELS = ["gan", "dcgan", "lsgan", "wgan", "wgan-gp", "cgan", "acgan"]
+MODELS = ["gan", "dcgan", "hinge", "lsgan", "wgan", "wgan-gp", "cgan", "acgan"]
 TINY = {"gan": {"g_hidden": [16], "d_hidden": [16], "latent_dim": 8}}
 TINY_CONV = {"g_features": 4, "d_features": 4, "latent_dim": 8}
 

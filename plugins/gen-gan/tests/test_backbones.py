@@ -197,7 +197,10 @@ def test_a_backbone_that_cannot_serve_the_objective_is_a_spec_error(model, sets,
 
 
 @pytest.mark.parametrize("change,field", [("model.backbone=resnet", "model.backbone"),
-                                          ("model.spectral_norm=true", "model.spectral_norm")])
+                                          ("model.spectral_norm=true", "model.spectral_norm"),
+                                          ("model.lecam_weight=0.1", "model.lecam_weight"),
+                                          ("model.conditioning=projection",
+                                           "model.conditioning")])
 def test_resuming_with_another_backbone_or_spectral_norm_is_refused(change, field, tmp_path):
     out = tmp_path / "run"
     common = ["--out", str(out), "-q", "--set", "train.device=cpu", "--set", "data.limit=64",

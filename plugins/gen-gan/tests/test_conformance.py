@@ -30,6 +30,51 @@ class TestDCGANWithEMA(ModelConformance):
     tiny = {**CONV, "model.ema_decay": 0.9}
 
 
+class TestHinge(ModelConformance):
+    model = "hinge"
+    plugin_module = "gen_gan"
+    tiny = CONV
+
+
+class TestSNGANWithProjectionAndTTUR(ModelConformance):
+    """SNGAN (hinge, resnet, spectral norm) as a conditional model with a projection
+    discriminator, class-conditional batch norm and its own discriminator optimizer."""
+
+    model = "hinge"
+    plugin_module = "gen_gan"
+    conditional = True
+    tiny = {**CONV, "model.backbone": "resnet", "model.spectral_norm": True,
+            "model.conditioning": "projection", "model.n_critic": 2,
+            "model.d_optimizer": {"name": "adam", "lr": 4e-4, "betas": [0.0, 0.9]}}
+
+
+class TestLSGANWithLeCam(ModelConformance):
+    """LeCam's anchors are buffers of a module in self.modules: checkpointed, resumed."""
+
+    model = "lsgan"
+    plugin_module = "gen_gan"
+    tiny = {**CONV, "model.lecam_weight": 0.1, "model.lecam_decay": 0.5}
+
+
+class TestGANWithLazyR1AndR2(ModelConformance):
+    """The lazy update count is checkpointed: a run resumed at step 2 regularises at step 3
+    as the uninterrupted run does (every 2nd update, from the first)."""
+
+    model = "gan"
+    plugin_module = "gen_gan"
+    tiny = {"model.g_hidden": [16], "model.d_hidden": [16], "model.latent_dim": 8,
+            "data.image_size": 8, "model.r1_gamma": 1.0, "model.r2_gamma": 0.5,
+            "model.reg_every": 2}
+
+
+class TestWGANGPWithAuxiliaryClassifier(ModelConformance):
+    model = "wgan-gp"
+    plugin_module = "gen_gan"
+    conditional = True
+    tiny = {"model.g_hidden": [16], "model.d_hidden": [16], "model.latent_dim": 8,
+            "data.image_size": 8, "model.backbone": "mlp", "model.conditioning": "auxiliary"}
+
+
 class TestLSGAN(ModelConformance):
     model = "lsgan"
     plugin_module = "gen_gan"
@@ -80,7 +125,7 @@ OWN = {"gan": "mlp"}  # the others' own backbone is dcgan, tested by the classes
 
 def _other_backbones():
     """A kit class for every (objective, backbone) pair other than the model's own."""
-    for model in ("gan", "dcgan", "lsgan", "wgan", "wgan-gp", "cgan", "acgan"):
+    for model in ("gan", "dcgan", "hinge", "lsgan", "wgan", "wgan-gp", "cgan", "acgan"):
         for backbone, tiny in (("mlp", {**MLP, "model.backbone": "mlp"}),
                                ("dcgan", {**CONV, "model.backbone": "dcgan"}),
                                ("resnet", RESNET)):

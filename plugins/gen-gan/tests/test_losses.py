@@ -46,6 +46,23 @@ def test_least_squares_losses_by_hand():
     assert math.isclose(losses.least_squares_generator_loss(fake, c=0).item(), g)
 
 
+def test_hinge_losses_by_hand():
+    """Lim & Ye 2017 / Miyato et al. 2018: D pays only inside the margin, G is linear."""
+    real = torch.tensor([2.0, 0.5, -1.0])  # relu(1 - r): 0, 0.5, 2
+    fake = torch.tensor([-3.0, 0.25])  # relu(1 + f): 0, 1.25
+    d = (0 + 0.5 + 2) / 3 + (0 + 1.25) / 2
+    assert math.isclose(losses.hinge_discriminator_loss(real, fake).item(), d, rel_tol=1e-6)
+    assert math.isclose(losses.hinge_generator_loss(fake).item(), (3.0 - 0.25) / 2)
+    # Beyond the margin there is no gradient for D; the generator's gradient never vanishes.
+    r = torch.tensor([1.5, 0.5], requires_grad=True)
+    f = torch.tensor([-1.5, -0.5], requires_grad=True)
+    losses.hinge_discriminator_loss(r, f).backward()
+    assert r.grad.tolist() == [0.0, -0.5] and f.grad.tolist() == [0.0, 0.5]
+    g = torch.tensor([-50.0, 3.0], requires_grad=True)
+    losses.hinge_generator_loss(g).backward()
+    assert g.grad.tolist() == [-0.5, -0.5]
+
+
 def test_wasserstein_losses_by_hand():
     real = torch.tensor([1.0, 3.0])
     fake = torch.tensor([-2.0, 0.0, 0.5])

@@ -18,9 +18,15 @@ def test_paper_defaults():
     gp = specs.WGANGPSpec()
     assert (gp.n_critic, gp.gp_weight, gp.discriminator_norm) == (5, 10.0, "layer")
     assert (gp.optimizer.name, gp.optimizer.lr, gp.optimizer.betas) == ("adam", 1e-4, (0.0, 0.9))
-    for cls in (specs.GANSpec, specs.DCGANSpec, specs.LSGANSpec, specs.WGANSpec,
-                specs.WGANGPSpec, specs.CGANSpec, specs.ACGANSpec):
-        assert cls().ema_decay is None and cls().latent_dim == 100
+    hinge = specs.HingeSpec()
+    assert (hinge.n_critic, hinge.backbone, hinge.conditioning) == (1, "dcgan", "none")
+    for cls in (specs.GANSpec, specs.DCGANSpec, specs.HingeSpec, specs.LSGANSpec,
+                specs.WGANSpec, specs.WGANGPSpec, specs.CGANSpec, specs.ACGANSpec):
+        spec = cls()
+        assert "ema_decay" not in type(spec).model_fields and spec.latent_dim == 100
+        # The stabilisers are off and both networks share model.optimizer unless asked.
+        assert (spec.r1_gamma, spec.r2_gamma, spec.reg_every, spec.lecam_weight) == (0, 0, 1, 0)
+        assert spec.ada_target is None and spec.d_optimizer is spec.g_optimizer is None
 
 
 @pytest.mark.parametrize("name", MODELS)

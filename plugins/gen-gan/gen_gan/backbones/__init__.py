@@ -12,6 +12,7 @@ import gen
 from gen_gan.backbones.conditioning import AuxiliaryClassifier, LabelInputDiscriminator
 from gen_gan.backbones.dcgan import DCGANDiscriminator, DCGANGenerator
 from gen_gan.backbones.mlp import MLPDiscriminator, MLPGenerator
+from gen_gan.backbones.projection import ProjectionDiscriminator
 from gen_gan.backbones.resnet import ResNetDiscriminator, ResNetGenerator
 from gen_gan.specs import AdversarialSpec
 
@@ -26,30 +27,37 @@ def build_generator(spec: AdversarialSpec, data: gen.DataInfo,
     return cls(spec.latent_dim, data.channels, data.image_size, spec.g_features, num_classes)
 
 
-def build_discriminator(spec: AdversarialSpec, data: gen.DataInfo, *,
-                        label_input: int | None = None,
-                        auxiliary_classes: int | None = None) -> nn.Module:
+def build_discriminator(spec: AdversarialSpec, data: gen.DataInfo,
+                        num_classes: int | None = None) -> nn.Module:
     """D(x) on ``spec.backbone`` with ``spec.discriminator_norm``: one logit (or critic score)
-    per image. ``label_input``: D(x|y) over that many classes (cgan); ``auxiliary_classes``:
-    also class logits (acgan). With ``spec.spectral_norm`` every weight of it is spectrally
-    normalised."""
-    extra, outputs = label_input or 0, 1 + (auxiliary_classes or 0)
+    per image, conditioned on ``num_classes`` classes as ``spec.conditioning`` says: concat
+    (D(x|y), the label joined to the input), projection (`ProjectionDiscriminator`) or
+    auxiliary (also class logits, `AuxiliaryClassifier`). With ``spec.spectral_norm`` every
+    weight of it is spectrally normalised."""
+    mode = spec.conditioning if num_classes else "none"
+    extra = num_classes if mode == "concat" else 0
+    outputs = 1 + (num_classes if mode == "auxiliary" else 0)
     norm = spec.discriminator_norm
     if spec.backbone == "mlp":
         inputs = data.channels * data.image_size ** 2 + extra
         net = MLPDiscriminator(inputs, spec.d_hidden, spec.dropout, norm, outputs)
+        width = spec.d_hidden[-1]
     elif spec.backbone == "dcgan":
         net = DCGANDiscriminator(data.channels + extra, data.image_size, spec.d_features, norm,
                                  outputs)
+        width = net.net[-1].in_channels * 16  # its last hidden layer is 4x4
     else:
         net = ResNetDiscriminator(data.channels + extra, data.image_size, spec.d_features, norm,
                                   outputs, "sum" if spec.spectral_norm else "mean")
+        width = spec.d_features
+    if mode == "concat":
+        net = LabelInputDiscriminator(net, num_classes, flat=spec.backbone == "mlp")
+    elif mode == "auxiliary":
+        net = AuxiliaryClassifier(net, num_classes)
+    elif mode == "projection":
+        net = ProjectionDiscriminator(net, num_classes, width)
     if spec.spectral_norm:
         spectrally_normalised(net)
-    if label_input:
-        return LabelInputDiscriminator(net, label_input, flat=spec.backbone == "mlp")
-    if auxiliary_classes:
-        return AuxiliaryClassifier(net, auxiliary_classes)
     return net
 
 
@@ -57,9 +65,10 @@ def spectrally_normalised(module: nn.Module) -> nn.Module:
     """Miyato et al. 2018: every convolution and linear weight W of ``module`` divided by its
     largest singular value, estimated by one power iteration per forward pass in training mode
     (torch's parametrisation; its vectors u, v are buffers, so checkpoints carry them and a
-    resumed run goes on with the same estimate). In place; returns ``module``."""
+    resumed run goes on with the same estimate). A projection discriminator's class embedding
+    is normalised too (Miyato & Koyama 2018). In place; returns ``module``."""
     for layer in list(module.modules()):
-        if isinstance(layer, nn.Conv2d | nn.Linear):
+        if isinstance(layer, nn.Conv2d | nn.Linear | nn.Embedding):
             spectral_norm(layer)
     return module
 

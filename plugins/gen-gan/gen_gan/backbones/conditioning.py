@@ -1,7 +1,10 @@
 """How every backbone is conditioned on a label, the same way whatever the networks: the
 generator gets the one-hot label concatenated to z (Mirza & Osindero 2014, section 4.1; Odena et
 al. 2017, section 3); a cgan discriminator sees it joined to the image at its input
-(`LabelInputDiscriminator`); an acgan discriminator predicts it (`AuxiliaryClassifier`)."""
+(`LabelInputDiscriminator`, model.conditioning concat); an acgan discriminator predicts it
+(`AuxiliaryClassifier`, auxiliary). The projection discriminator is `gen_gan.backbones.
+projection`; the resnet generator adds class-conditional batch norm (`gen_gan.backbones.
+resnet.ConditionalBatchNorm2d`)."""
 
 from __future__ import annotations
 

@@ -96,5 +96,13 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x), the last hidden layer's 4x4 activations (N, width, 4, 4)."""
+        return self.net[:-1](x)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """psi(phi): the last convolution, a linear map of the 4x4 features, (N, outputs)."""
+        return self.net[-1](features).flatten(1)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).flatten(1).squeeze(1)

@@ -66,6 +66,14 @@ class MLPDiscriminator(nn.Module):
         layers.append(nn.Linear(width, outputs))
         self.net = nn.Sequential(*layers)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x), the last hidden layer's activations (N, d_hidden[-1])."""
+        return self.net[:-1](x)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """psi(phi): the output layer, (N, outputs)."""
+        return self.net[-1](features)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         out = self.net(x)
         return out.squeeze(1) if out.shape[1] == 1 else out

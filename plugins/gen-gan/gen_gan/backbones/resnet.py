@@ -46,20 +46,51 @@ def _norm(kind: Norm, width: int) -> list[nn.Module]:
     return []
 
 
+class ConditionalBatchNorm2d(nn.BatchNorm2d):
+    """Class-conditional batch norm (de Vries et al. 2017, Dumoulin et al. 2017; the conditional
+    generator of Miyato & Koyama 2018): batch norm, then a per-class gain and shift,
+    BN(x) (1 + gain[y]) + shift[y]. Gains and shifts start at 0, so a fresh network (and a
+    checkpoint written before they existed, which loads them as 0) is plain batch norm."""
+
+    def __init__(self, width: int, classes: int):
+        super().__init__(width)
+        self.gain = nn.Embedding(classes, width)
+        self.shift = nn.Embedding(classes, width)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        out = super().forward(x)
+        if y is None:
+            raise ValueError("this generator is conditional: pass the labels y")
+        return out * (1 + self.gain(y)[:, :, None, None]) + self.shift(y)[:, :, None, None]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("gain.weight", "shift.weight"):  # runs from before conditional norm
+            state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name[:-7]).weight))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
 class _Residual(nn.Module):
     def __init__(self, residual: list[nn.Module], shortcut: list[nn.Module]):
         super().__init__()
         self.residual = nn.Sequential(*residual)
         self.shortcut = nn.Sequential(*shortcut)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.residual(x) + self.shortcut(x)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x
+        for layer in self.residual:  # the label reaches conditional batch norm only
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h + self.shortcut(x)
 
 
-def _up_block(width: int) -> _Residual:
+def _up_block(width: int, classes: int | None = None) -> _Residual:
+    def norm():
+        return nn.BatchNorm2d(width) if classes is None else ConditionalBatchNorm2d(width, classes)
+
     return _Residual(
-        [nn.BatchNorm2d(width), nn.ReLU(), nn.Upsample(scale_factor=2), _conv(width, width, 3),
-         nn.BatchNorm2d(width), nn.ReLU(), _conv(width, width, 3)],
+        [norm(), nn.ReLU(), nn.Upsample(scale_factor=2), _conv(width, width, 3),
+         norm(), nn.ReLU(), _conv(width, width, 3)],
         [nn.Upsample(scale_factor=2), _conv(width, width, 1)],
     )
 
@@ -77,7 +108,8 @@ def _down_block(cin: int, cout: int, norm: Norm, down: bool, first: bool) -> _Re
 
 class ResNetGenerator(nn.Module):
     """z (N, latent_dim) -> image (N, channels, image_size, image_size) in [-1, 1]; with
-    ``num_classes`` the one-hot label is concatenated to z."""
+    ``num_classes`` the one-hot label is concatenated to z and the blocks' batch norms are
+    class-conditional (`ConditionalBatchNorm2d`)."""
 
     def __init__(self, latent_dim: int, channels: int, image_size: int, features: int,
                  num_classes: int | None = None):
@@ -88,14 +120,16 @@ class ResNetGenerator(nn.Module):
         self.linear = nn.Linear(latent_dim + (num_classes or 0), 4 * 4 * features)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.blocks = nn.Sequential(*[_up_block(features)
+        self.blocks = nn.Sequential(*[_up_block(features, num_classes)
                                       for _ in range(int(math.log2(image_size)) - 2)])
         self.out = nn.Sequential(nn.BatchNorm2d(features), nn.ReLU(),
                                  _conv(features, channels, 3, gain=1.0), nn.Tanh())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = self.linear(with_label(z, y, self.num_classes)).view(-1, self.width, 4, 4)
-        return self.out(self.blocks(x))
+        for block in self.blocks:
+            x = block(x, y)
+        return self.out(x)
 
 
 class ResNetDiscriminator(nn.Module):
@@ -118,8 +152,15 @@ class ResNetDiscriminator(nn.Module):
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): the last block's activations pooled over positions, (N, features)."""
+        h = self.blocks(x)
+        return h.sum(dim=(2, 3)) if self.pool == "sum" else h.mean(dim=(2, 3))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """psi(phi): the linear output layer, (N, outputs)."""
+        return self.linear(features)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        features = self.blocks(x)
-        pooled = features.sum(dim=(2, 3)) if self.pool == "sum" else features.mean(dim=(2, 3))
-        out = self.linear(pooled)
+        out = self.head(self.features(x))
         return out.squeeze(1) if out.shape[1] == 1 else out
