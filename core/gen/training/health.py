@@ -166,7 +166,8 @@ class HealthMonitor:
             if self.model in ("wgan", "wgan-gp"):
                 return ("Lower the critic's learning rate or model.n_critic, or resume from an "
                         "earlier checkpoint.")
-            return f"Lower the discriminator's learning rate or try {' or '.join(others)}."
+            return (f"Lower the discriminator's learning rate, add a gradient penalty "
+                    f"(model.r1_gamma), or try {' or '.join(others)}.")
         if not adversarial:
             return "Lower the learning rate, train longer, or keep best.pt."
         return f"Lower the learning rates, try {' or '.join(others)}, or keep best.pt."
