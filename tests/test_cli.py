@@ -42,7 +42,8 @@ def test_list_models_json(toy_plugins):
     assert [r["name"] for r in rows] == ["toy", "toy-density", "toy-vae"]
     assert rows[0] == {"name": "toy", "plugin": "toy-plugin", "version": "0",
                        "kind": "adversarial", "conditional": False,
-                       "summary": "A tiny test model", "capabilities": ["sample"],
+                       "summary": "A tiny test model",
+                       "capabilities": ["sample", "truncation", "latent-interpolation"],
                        "samplers": None, "error": None}
     assert [r["kind"] for r in rows[1:]] == ["autoregressive", "latent-variable"]
     assert [r["capabilities"] for r in rows[1:]] == [

@@ -350,7 +350,8 @@ def test_list_models_shows_steps_guidance_and_the_samplers(plugins):
     assert [rows[n]["conditional"] for n in ("toy-iterative", "toy-iterative-cond")] == [
         False, True]
     assert rows["toy-iterative"]["samplers"] == {"walk": ["steps"], "glide": ["steps", "eta"]}
-    assert rows["toy"]["samplers"] is None and rows["toy"]["capabilities"] == ["sample"]
+    assert rows["toy"]["samplers"] is None and rows["toy"]["capabilities"] == [
+        "sample", "truncation", "latent-interpolation"]
     table = invoke("list-models").output
     assert "steps (walk, glide)" in table
 

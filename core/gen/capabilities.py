@@ -4,6 +4,8 @@
 |---|---|---|
 | ``sample`` | ``sample`` | gen sample; fid, kid, precision, recall |
 | ``temperature`` | ``sample(..., temperature=...)`` | gen sample --temperature |
+| ``truncation`` | ``latent``, ``generate``, ``truncatable_latent`` | sample/evaluate --truncation |
+| ``latent-interpolation`` | ``latent`` and ``generate`` | --interpolate (slerp), Run.interpolate |
 | ``steps`` | ``samplers`` (iterative models) | --sampler, --steps (and --eta) on sample, evaluate |
 | ``guidance`` | ``sample(..., guidance=...)`` | --guidance on sample, evaluate (conditional) |
 | ``nll`` | ``log_prob``, ``likelihood`` | --metrics nll (elbo for a bound), eval_metric=nll |
@@ -30,6 +32,10 @@ SAMPLER_OPTIONS = ("steps", "eta")  # what a sampler may take besides its name
 CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "sample": (("sample",), "gen sample; fid, kid, precision, recall"),
     "temperature": (("sample(temperature=)",), "gen sample --temperature"),
+    "truncation": (("latent", "generate", "truncatable_latent"),
+                   "gen sample/evaluate --truncation (the truncation trick)"),
+    "latent-interpolation": (("latent", "generate"),
+                             "gen sample --interpolate between drawn latents, Run.interpolate"),
     "steps": (("samplers",), "gen sample/evaluate --sampler, --steps (and --eta)"),
     "guidance": (("sample(guidance=)",), "gen sample/evaluate --guidance (conditional models)"),
     "nll": (("log_prob", "likelihood"), "--metrics nll (elbo for a bound), eval_metric=nll"),
@@ -41,6 +47,12 @@ CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
 
 def _has(cls: Any, name: str) -> bool:
     return callable(getattr(cls, name, None))
+
+
+def has_latent(cls: Any) -> bool:
+    """Whether a model class (or instance) has a latent: ``latent(n, generator=None)`` and
+    ``generate(z, labels=None)`` (docs/plugins.md)."""
+    return _has(cls, "latent") and _has(cls, "generate")
 
 
 def _keywords(method: Any) -> frozenset[str]:
@@ -71,6 +83,10 @@ def capabilities(cls: Any) -> list[str]:
         keywords = _keywords(cls.sample)
         if "temperature" in keywords:
             found.append("temperature")
+        if has_latent(cls):
+            if getattr(cls, "truncatable_latent", False) is True:
+                found.append("truncation")
+            found.append("latent-interpolation")
         if _samplers(cls):
             found.append("steps")
         if "guidance" in keywords:
@@ -87,8 +103,9 @@ def capabilities(cls: Any) -> list[str]:
 
 
 def check_model_class(cls: Any) -> list[str]:
-    """Problems with a model class's declared likelihood: an unknown ``likelihood`` value (a
-    typo is never read as a bound), one without ``log_prob``, an estimator that is not text."""
+    """Problems with a model class's declarations: an unknown ``likelihood`` value (a typo is
+    never read as a bound), one without ``log_prob``, an estimator that is not text, malformed
+    ``samplers``, a ``truncatable_latent`` that is not a bool."""
     problems = []
     likelihood = getattr(cls, "likelihood", None)
     if likelihood is not None and likelihood not in LIKELIHOODS:
@@ -99,6 +116,9 @@ def check_model_class(cls: Any) -> list[str]:
     if estimator is not None and not isinstance(estimator, str):
         problems.append(f"likelihood_estimator = {estimator!r}; expected a short text or None")
     problems += _sampler_problems(getattr(cls, "samplers", None))
+    truncatable = getattr(cls, "truncatable_latent", False)
+    if not isinstance(truncatable, bool):
+        problems.append(f"truncatable_latent = {truncatable!r}; expected True or False")
     return problems
 
 
@@ -124,15 +144,21 @@ def require(model: Any, capability: str, what: str) -> None:
     if capability in capabilities(type(model)):
         return
     members, _ = CAPABILITIES[capability]
-    missing = [m for m in members if not (
-        _has(model, m.split("(")[0]) if m != "likelihood"
-        else getattr(model, "likelihood", None) in LIKELIHOODS)]
+    missing = [m for m in members if not _provides(model, m)]
     name = getattr(getattr(model, "spec", None), "name", type(model).__name__)
     if capability == "temperature":
         raise GenError(f"{what} needs a model whose sample() takes a temperature keyword "
                          f"(a flow's); that of {name!r} does not")
     raise GenError(f"{what} needs {' and '.join(members)}; {name!r} has no "
                    f"{' and no '.join(missing)}")
+
+
+def _provides(model: Any, member: str) -> bool:
+    if member == "likelihood":
+        return getattr(model, "likelihood", None) in LIKELIHOODS
+    if member == "truncatable_latent":
+        return getattr(model, "truncatable_latent", False) is True
+    return _has(model, member.split("(")[0])
 
 
 def estimator_name(model: Any) -> str:

@@ -12,6 +12,7 @@ from gen.capabilities import require
 from gen.data.datasets import ImageSet
 from gen.data.loader import sequential_batches
 from gen.model import Model
+from gen.sampling import INTERPOLATION_STEPS
 
 
 @torch.no_grad()
@@ -43,9 +44,6 @@ def reconstruction_grid(model: Model, images: torch.Tensor, labels, per_row: int
     for start in range(0, images.shape[0], per_row):
         rows += [images[start : start + per_row], recon[start : start + per_row]]
     return torch.cat(rows), per_row
-
-
-INTERPOLATION_STEPS = 10
 
 
 @torch.no_grad()

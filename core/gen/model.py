@@ -52,6 +52,12 @@ class Model(abc.ABC):
     # iterative model's sampler is chosen at sample time (`gen sample --sampler`). Empty for a
     # model that draws in one pass (a GAN, a VAE, a flow).
     samplers: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # Whether `gen sample --truncation` may resample the elements of ``latent(n)`` beyond a
+    # threshold: True only where every element of the latent is i.i.d. N(0, 1) (a GAN's z, a
+    # VAE's prior, a flow's base noise), never for one-hot or uniform codes. A model "has a
+    # latent" when it implements ``latent(n, generator=None)`` and ``generate(z, labels=None)``
+    # (docs/plugins.md); this says nothing without them.
+    truncatable_latent: ClassVar[bool] = False
 
     def __init__(self, spec: ModelSpec, data: DataInfo):
         self.spec = spec
@@ -172,10 +178,14 @@ class Model(abc.ABC):
 
 
 class AdversarialModel(Model):
-    """A generator and a discriminator (or critic). Samples by pushing z ~ N(0, I) through the
-    generator in eval mode (so sampling never updates batch-norm statistics)."""
+    """A generator and a discriminator (or critic). It has a latent (docs/plugins.md): `latent`
+    draws z ~ N(0, I) of shape (n, latent_dim) and `generate` pushes z through the generator in
+    eval mode (so sampling never updates batch-norm statistics); `sample` is
+    ``generate(latent(n))``. Override `latent` (and `generate`) for another prior, and set
+    ``truncatable_latent = False`` if it is not i.i.d. standard normal."""
 
     sample_modules: ClassVar[tuple[str, ...] | None] = ("generator",)
+    truncatable_latent: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, data: DataInfo, generator: nn.Module,
                  discriminator: nn.Module):
@@ -194,22 +204,30 @@ class AdversarialModel(Model):
 
     @property
     def sampler(self) -> nn.Module:
-        """The network `sample` runs (``train.ema`` swaps its average in while sampling)."""
+        """The network `generate` runs (``train.ema`` swaps its average in while sampling)."""
         return self.generator
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), shape (n, latent_dim), on the model's device, from ``generator`` (the
+        global RNG when None: training)."""
         return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] for latents ``z`` (one per image), with `sampler` in eval mode
+        (its mode is restored); a conditional model without ``labels`` cycles its classes."""
+        if self.conditional and labels is None:
+            labels = torch.arange(z.shape[0], device=self.device) % self.generator.num_classes
+        net = self.sampler
+        was_training = net.training
+        net.eval()
+        try:
+            return net(z.to(self.device), labels)
+        finally:
+            net.train(was_training)
 
     @torch.no_grad()
     def sample(
         self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        if self.conditional and labels is None:
-            labels = torch.arange(n, device=self.device) % self.generator.num_classes
-        net = self.sampler
-        was_training = net.training
-        net.eval()
-        try:
-            return net(self.latent(n, generator), labels)
-        finally:
-            net.train(was_training)
+        return self.generate(self.latent(n, generator), labels)

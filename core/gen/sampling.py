@@ -15,6 +15,7 @@ import torch
 from gen.capabilities import require
 from gen.errors import UsageError
 from gen.images import to_uint8
+from gen.latent_tools import slerp, truncate
 from gen.model import Model
 from gen.sampling_options import SamplingOptions
 
@@ -28,8 +29,14 @@ def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor |
     whose ``sample`` takes one (a flow's prior scaled by it), and is an error for others; so do
     the ``sampling`` options of an iterative model (sampler, steps, eta, guidance), checked by
     `SamplingOptions.resolve` before the first image: a model is passed only those given, so a
-    one-pass model's ``sample`` never sees them."""
+    one-pass model's ``sample`` never sees them. A ``truncation`` among them draws each batch
+    as ``generate(truncate(latent(count)))`` instead (`gen.latent_tools`): the same seed
+    gives the same images, and no element of a latent lies beyond the threshold."""
     extra = {}
+    truncation = None if sampling is None else sampling.truncation
+    if truncation is not None and temperature is not None:
+        raise UsageError(f"{sampling.flag('temperature')} and {sampling.flag('truncation')} "
+                         "exclude each other: both narrow the latent; choose one")
     if temperature is not None:
         require(model, "temperature", "a sampling temperature")
         extra["temperature"] = temperature
@@ -39,10 +46,48 @@ def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor |
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
         y = batch_labels(model, labels, start, count)
+        y = None if y is None else y.to(model.device)
         with torch.no_grad():
-            images = model.sample(count, labels=None if y is None else y.to(model.device),
-                                  generator=g, **extra)
+            if truncation is None:
+                images = model.sample(count, labels=y, generator=g, **extra)
+            else:
+                z = truncate(model.latent(count, g), truncation, g)
+                images = model.generate(z, y)
         yield to_uint8(images)
+
+
+INTERPOLATION_STEPS = 10
+
+
+def interpolation_batches(model: Model, rows: int, seed: int = 0,
+                          steps: int = INTERPOLATION_STEPS, labels: torch.Tensor | None = None,
+                          truncation: float | None = None,
+                          batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """``rows`` strips of ``steps`` images, row-major, as uint8 batches on the CPU: row i
+    decodes the slerp (`gen.latent_tools.slerp`) from latent i to latent rows + i of one
+    ``latent(2 * rows)`` draw from a generator seeded ``seed`` (truncated first with
+    ``truncation``), with one class per row for a conditional model (``labels`` repeated,
+    else cycling). The ends of a row are ``generate`` of the drawn latents themselves."""
+    require(model, "latent-interpolation", "interpolating between latents")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise UsageError(f"rows: expected a whole number of at least 1, got {rows!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise UsageError(f"steps: expected a whole number of at least 2 (both ends of each "
+                         f"strip), got {steps!r}")
+    if truncation is not None:
+        SamplingOptions(truncation=truncation).resolve(model)
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    with torch.no_grad():
+        z = model.latent(2 * rows, g)
+        if truncation is not None:
+            z = truncate(z, truncation, g)
+        t = torch.linspace(0, 1, steps, dtype=torch.float64)
+        path = slerp(z[:rows], z[rows:], t).flatten(0, 1)  # (rows * steps, ...), row-major
+        y = batch_labels(model, labels, 0, rows)
+        y = None if y is None else y.repeat_interleave(steps).to(model.device)
+        for start in range(0, path.shape[0], batch_size):
+            part = None if y is None else y[start : start + batch_size]
+            yield to_uint8(model.generate(path[start : start + batch_size], part))
 
 
 def batch_labels(model: Model, labels: torch.Tensor | None, start: int,

@@ -1,5 +1,6 @@
-"""Sampling options of iterative models (diffusion, flow matching): which sampler, how many steps,
-DDIM's eta, the classifier-free guidance scale. No torch here.
+"""Sampling options: for iterative models (diffusion, flow matching) which sampler, how many
+steps, DDIM's eta, the classifier-free guidance scale; for models with a truncatable latent
+(GANs, VAEs, flows) the truncation threshold. No torch here.
 
 An iterative model declares ``samplers`` (name -> the options of "steps" and "eta" each takes)
 and its ``sampling_defaults()``; its ``sample`` takes ``sampler=``, ``steps=``, ``eta=`` and,
@@ -8,15 +9,18 @@ and is the one place they are checked, for `gen sample`, `gen evaluate`, `Run.sa
 `Run.evaluate` and the quality metrics alike:
 
 - values on their own when it is made (steps a whole number >= 1, eta in [0, 1], guidance
-  finite, sampler a name): a `UsageError` (exit 2) naming the option;
+  finite, truncation finite and > 0, sampler a name): a `UsageError` (exit 2) naming the
+  option;
 - against a model in `resolve`: a sampler option on a one-pass model (a GAN), a sampler the
   model lacks, ``eta`` or ``steps`` for a sampler that takes none, ``guidance`` for an
-  unconditional model or one whose ``sample`` has no guidance keyword: a `UsageError` naming
-  the option, the model and what it accepts.
+  unconditional model or one whose ``sample`` has no guidance keyword, ``truncation`` for a
+  model without a truncatable latent (``truncation`` in `gen list-models`): a `UsageError`
+  naming the option, the model and what it accepts.
 
 `resolve` returns the settings the images are drawn with: the model's defaults overlaid with
 what was given, less what the sampler does not use; that dict is what records carry (empty for a
-one-pass model, whose records are unchanged).
+one-pass model drawn without truncation, whose records are unchanged). ``truncation`` is never
+passed to ``sample``: the images are then ``generate(truncate(latent(n)))`` (`gen.latent_tools`).
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gen.capabilities import SAMPLER_OPTIONS, capabilities
+from gen.capabilities import SAMPLER_OPTIONS, capabilities, has_latent
 from gen.errors import UsageError
 
-OPTIONS = ("sampler", "steps", "eta", "guidance")
+OPTIONS = ("sampler", "steps", "eta", "guidance", "truncation")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class SamplingOptions:
     steps: int | None = None
     eta: float | None = None
     guidance: float | None = None
+    truncation: float | None = None
     cli: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +63,14 @@ class SamplingOptions:
                                               and math.isfinite(self.guidance)):
             raise UsageError(f"{self.flag('guidance')}: expected a finite number (1: no "
                              f"guidance), got {self.guidance!r}")
-        for name, kind in (("steps", int), ("eta", float), ("guidance", float)):
+        if self.truncation is not None and not (_is_number(self.truncation)
+                                                and math.isfinite(self.truncation)
+                                                and self.truncation > 0):
+            raise UsageError(f"{self.flag('truncation')}: expected a finite number above 0 "
+                             "(latent elements beyond it are drawn again; 0.5 to 2 is usual), "
+                             f"got {self.truncation!r}")
+        for name, kind in (("steps", int), ("eta", float), ("guidance", float),
+                           ("truncation", float)):
             if getattr(self, name) is not None:  # plain numbers in records (not numpy's)
                 object.__setattr__(self, name, kind(getattr(self, name)))
 
@@ -97,6 +109,8 @@ class SamplingOptions:
                          else f"its samplers: {describe_samplers(samplers)}")
                 raise UsageError(f"{self.flag(option)}: sampler {sampler!r} of model {name!r} "
                                  f"takes no {option}; {which}")
+        if "truncation" in given:
+            self._check_truncation(model, name, given)
         guided = takes_guidance(model) and bool(getattr(model, "conditional", False))
         if "guidance" in given and not guided:
             why = ("its sample() takes no guidance keyword" if not takes_guidance(model)
@@ -116,11 +130,22 @@ class SamplingOptions:
             resolved.pop("guidance", None)
         return ordered(resolved)
 
+    def _check_truncation(self, model: Any, name: str, given: dict[str, Any]) -> None:
+        if "truncation" not in capabilities(model if isinstance(model, type) else type(model)):
+            why = ("its latent is not i.i.d. standard normal (truncatable_latent is False)"
+                   if has_latent(model) else "it has no latent(n) and generate(z) to draw "
+                   "through (the truncation trick is for GANs, VAEs and flows)")
+            raise UsageError(f"{self.flag('truncation')}: model {name!r} cannot use it: {why}")
+        others = [k for k in given if k != "truncation"]
+        if others:
+            raise UsageError(f"{self.flag('truncation')} draws through the model's latent() and "
+                             f"generate(), which take no {self.flag(others[0])}")
+
     def sample_kwargs(self, model: Any) -> dict[str, Any]:
-        """What ``model.sample`` is passed: the options given (checked by `resolve`); nothing
-        for a model whose ``sample`` takes none of them."""
+        """What ``model.sample`` is passed: the options given (checked by `resolve`) but
+        ``truncation`` (drawn by the core); nothing for a model whose ``sample`` takes none."""
         self.resolve(model)
-        return self.given()
+        return {k: v for k, v in self.given().items() if k != "truncation"}
 
 
 def model_name(model: Any) -> str:
@@ -167,13 +192,13 @@ def describe(settings: Mapping[str, Any]) -> str:
 
 def file_tag(settings: Mapping[str, Any]) -> str:
     """What the default file name of `gen sample` adds for these settings:
-    ``-ddim-50steps-eta0-g3`` (empty for a one-pass model)."""
+    ``-ddim-50steps-eta0-g3``, ``-trunc0.7`` (empty for a one-pass model drawn as it is)."""
     parts = []
     for key, value in ordered(settings).items():
         text = f"{value:g}" if _is_number(value) else str(value)
         text = "".join(c if c.isalnum() or c in "._+" else "_" for c in text)
-        parts.append({"sampler": text, "steps": f"{text}steps", "guidance": f"g{text}"}.get(
-            key, f"{key}{text}"))
+        parts.append({"sampler": text, "steps": f"{text}steps", "guidance": f"g{text}",
+                      "truncation": f"trunc{text}"}.get(key, f"{key}{text}"))
     return "".join(f"-{p}" for p in parts)
 
 

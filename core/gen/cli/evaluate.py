@@ -58,12 +58,13 @@ SPACE_HELP = (
 def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
              extractor: str, extractor_weights: str | None, iw_samples: int, batch_size: int,
              limit: int | None, checkpoint: str, sampler: str | None, steps: int | None,
-             eta: float | None, guidance: float | None, seed: int, device: str,
-             as_json: bool) -> None:
+             eta: float | None, guidance: float | None, truncation: float | None, seed: int,
+             device: str, as_json: bool) -> None:
     """Score a run's weights; results are also appended to metrics.jsonl. An iterative model
     (diffusion) draws its samples with the sampler options given, or its defaults; the cost in
-    network calls is stated before the work starts."""
-    sampling = SamplingOptions(sampler, steps, eta, guidance, cli=True)
+    network calls is stated before the work starts. --truncation draws the samples of a model
+    with a truncatable latent with the truncation trick (recorded with the scores)."""
+    sampling = SamplingOptions(sampler, steps, eta, guidance, truncation, cli=True)
     from gen.evaluation.evaluate import (  # imports torch
         check_sampling,
         default_metrics,
@@ -137,8 +138,8 @@ def _print_table(records: list[dict], run, reference: str) -> None:
                           markup=False, highlight=False)
             console.print(_space_line(r), markup=False, highlight=False)
     drawn = next((r["sampling"] for r in records if r.get("sampling")), None)
-    if drawn:  # an iterative model: the sampler settings its samples were drawn with
-        console.print(f"sampler: {describe(drawn)}", markup=False, highlight=False)
+    if drawn:  # the sampler settings (or truncation) the samples were drawn with
+        console.print(f"sampling: {describe(drawn)}", markup=False, highlight=False)
 
 
 def _space_line(record: dict) -> str:

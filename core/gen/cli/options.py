@@ -21,16 +21,18 @@ class FiniteFloat(click.ParamType):
 
     name = "float"
 
-    def __init__(self, low: float | None = None, high: float | None = None):
-        self.low, self.high = low, high
+    def __init__(self, low: float | None = None, high: float | None = None,
+                 low_open: bool = False):
+        self.low, self.high, self.low_open = low, high, low_open
 
     def convert(self, value, param, ctx):
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
-        if (self.low is not None and number < self.low) or (
-                self.high is not None and number > self.high):
-            low = "" if self.low is None else f"{self.low:g}<="
+        below = self.low is not None and (
+            number <= self.low if self.low_open else number < self.low)
+        if below or (self.high is not None and number > self.high):
+            low = "" if self.low is None else f"{self.low:g}<{'' if self.low_open else '='}"
             high = "" if self.high is None else f"<={self.high:g}"
             self.fail(f"{number:g} is not in the range {low}x{high}.", param, ctx)
         return number
@@ -49,11 +51,17 @@ _SAMPLING = (
     click.option("--guidance", type=FiniteFloat(), default=None,
                  help="Conditional models whose sample() takes it: the classifier-free "
                  "guidance scale (1: none). Default: the model's."),
+    click.option("--truncation", type=FiniteFloat(0.0, low_open=True), default=None,
+                 help="Models with a truncatable latent (GANs, VAEs, flows): the truncation "
+                 "trick, every latent element beyond T in absolute value drawn again (lower: "
+                 "less variety, more typical images; 0.5 to 2 is usual). Recorded with the "
+                 "images and scores."),
 )
 
 
 def sampling_options(command):
-    """--sampler, --steps, --eta and --guidance (`gen.sampling_options.SamplingOptions`)."""
+    """--sampler, --steps, --eta, --guidance and --truncation
+    (`gen.sampling_options.SamplingOptions`)."""
     for option in reversed(_SAMPLING):
         command = option(command)
     return command

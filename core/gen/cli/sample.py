@@ -1,5 +1,5 @@
-"""gen sample RUN_DIR: draw images from any run of any family (or, for a VAE, reconstruct and
-interpolate held-out images)."""
+"""gen sample RUN_DIR: draw images from any run of any family, interpolate between latents (a
+model with one) or, for a VAE, reconstruct and interpolate held-out images."""
 
 from __future__ import annotations
 
@@ -32,8 +32,14 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
               help="Latent-variable models: rows of held-out images, each followed by their "
               "reconstructions.")
 @click.option("--interpolate", is_flag=True,
-              help="Latent-variable models: N rows decoding the line between the latents of "
-              "two held-out images.")
+              help="N rows of 10 images: for a model with a latent (GANs, VAEs, flows) the "
+              "spherical interpolation between two latents drawn from --seed, one class per "
+              "row for a conditional model; for a model that encodes (VAEs) the line between "
+              "the latents of two held-out images (see --between).")
+@click.option("--between", type=click.Choice(["images", "latents"]), default=None,
+              help="With --interpolate: 'images' (held-out images' encodings; the default for "
+              "models that encode and decode) or 'latents' (drawn latents, slerp; the default "
+              "for the others).")
 @click.option("--temperature", type=click.FloatRange(min=0), default=None,
               help="Models whose sample() takes a temperature (flows): scale the prior's "
               "spread (below 1: smoother, more typical images). Recorded in the default file "
@@ -43,28 +49,36 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
 def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
-           labels: str | None, reconstruct: bool, interpolate: bool, temperature: float | None,
-           sampler: str | None, steps: int | None, eta: float | None, guidance: float | None,
-           device: str, batch_size: int) -> None:
+           labels: str | None, reconstruct: bool, interpolate: bool, between: str | None,
+           temperature: float | None, sampler: str | None, steps: int | None,
+           eta: float | None, guidance: float | None, truncation: float | None, device: str,
+           batch_size: int) -> None:
     """Draw N samples from the weights of a run. An iterative model (diffusion) draws with the
-    sampler, steps, eta and guidance given, or its defaults; the settings used are recorded in
-    the default file name and in an .npz."""
+    sampler, steps, eta and guidance given, or its defaults; a model with a truncatable latent
+    (GANs, VAEs, flows) with --truncation. The settings used are recorded in the default file
+    name and in an .npz."""
     folder = out is not None and _is_folder(out)
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), or in / for a "
                          f"folder of PNGs, got {out!r}")
-    if sum([reconstruct, interpolate, labels is not None]) > 1:
-        raise UsageError("--labels, --reconstruct and --interpolate exclude each other")
+    if reconstruct and (interpolate or labels is not None):
+        raise UsageError("--reconstruct excludes --labels and --interpolate")
+    if between is not None and not interpolate:
+        raise UsageError("--between applies to --interpolate")
     if temperature is not None and (reconstruct or interpolate):
         raise UsageError("--temperature applies to drawn samples, not --reconstruct or "
                          "--interpolate")
-    sampling = SamplingOptions(sampler, steps, eta, guidance, cli=True)
-    if sampling.given() and (reconstruct or interpolate):
-        raise UsageError(f"{sampling.flag(next(iter(sampling.given())))} applies to drawn "
-                         "samples, not --reconstruct or --interpolate")
+    sampling = SamplingOptions(sampler, steps, eta, guidance, truncation, cli=True)
+    others = [k for k in sampling.given() if k != "truncation" or reconstruct]
+    if others and (reconstruct or interpolate):
+        raise UsageError(f"{sampling.flag(others[0])} applies to drawn samples, not "
+                         "--reconstruct or --interpolate")
+    if truncation is not None and temperature is not None:
+        raise UsageError("--temperature and --truncation exclude each other: both narrow the "
+                         "latent; choose one")
 
-    from gen.latent import INTERPOLATION_STEPS  # imports torch
     from gen.run.handle import load_run
+    from gen.sampling import INTERPOLATION_STEPS  # imports torch
 
     npz = out is not None and Path(out).suffix.lower() == ".npz"
     grid = num * (INTERPOLATION_STEPS if interpolate else 2 if reconstruct else 1)
@@ -75,19 +89,33 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
 
     run = load_run(run_dir, checkpoint, device)
     mode = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
+    if interpolate:
+        between = between or _default_between(run.model)
+        if between == "images" and (labels is not None or truncation is not None):
+            raise UsageError(f"{'--labels' if labels is not None else '--truncation'} "
+                             "applies to --interpolate between drawn latents (--between "
+                             "latents), not between held-out images")
+        if between == "latents":
+            from gen.capabilities import require
+
+            require(run.model, "latent-interpolation", "--interpolate --between latents")
     if temperature is not None:
         from gen.capabilities import require
 
         require(run.model, "temperature", "--temperature")
     settings = {}
-    if mode == "sample":
+    if mode == "sample" or between == "latents":
         with run.plugin_code("sampling_defaults"):
             settings = sampling.resolve(run.model)  # before anything is written
+    name = "interpolate-latents" if between == "latents" else mode
     path = (_make_folder(Path(out)) if folder
-            else _out_path(out, run, mode, seed, temperature, settings))
+            else _out_path(out, run, name, seed, temperature, settings))
     if mode == "sample":
         num = _draw(run, num, seed, labels, batch_size, path, folder, temperature, sampling,
                     settings)
+    elif between == "latents":
+        num = _interpolate(run, num, seed, labels, truncation, batch_size, path, folder,
+                           settings)
     else:
         from gen.images import save_grid, save_npz, save_png_folder
 
@@ -100,8 +128,25 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
             save_grid(images, path, nrow)
         num = images.shape[0]
     at = "" if temperature is None else f", temperature {temperature:g}"
+    at += " between drawn latents" if between == "latents" else ""
     at += f", {describe(settings)}" if settings else ""
     click.echo(f"{num} images ({mode}{at}) from step {run.step} -> {path}")
+
+
+def _default_between(model) -> str:
+    """Where --interpolate goes without --between: held-out images for a model that encodes
+    and decodes (today's VAE behaviour), else drawn latents; a model with neither is told
+    what either needs."""
+    from gen.capabilities import capabilities
+
+    caps = capabilities(type(model))
+    if "reconstruct" in caps:
+        return "images"
+    if "latent-interpolation" in caps:
+        return "latents"
+    name = getattr(model.spec, "name", type(model).__name__)
+    raise GenError(f"--interpolate needs latent and generate (between drawn latents) or encode "
+                   f"and decode (between held-out images); {name!r} has neither")
 
 
 def _is_folder(out: str) -> bool:
@@ -166,6 +211,41 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
     else:
         save_grid(torch.cat(list(drawn())), path, nrow)
     return num
+
+
+def _interpolate(run, rows: int, seed: int, labels: str | None, truncation: float | None,
+                 batch_size: int, path: Path, folder: bool, settings: dict) -> int:
+    """``rows`` strips of `INTERPOLATION_STEPS` images between drawn latents into ``path``;
+    returns how many images were written."""
+    import torch
+
+    from gen.images import save_grid, save_npz_stream, save_png_folder
+    from gen.sampling import INTERPOLATION_STEPS, batch_labels, describe_labels, parse_labels
+
+    model, pattern, steps = run.model, None, INTERPOLATION_STEPS
+    if labels is not None:
+        pattern, rows, _ = parse_labels(labels, model, rows)
+        named = describe_labels(model, pattern)
+        if named:
+            click.echo(f"classes (one row each): {named}", err=True)
+    count = rows * steps
+
+    def drawn():
+        return (run.interpolate(rows, seed, steps, pattern, truncation=truncation,
+                                batch_size=batch_size),)
+
+    if folder:
+        save_png_folder(path, count, drawn())
+    elif path.suffix.lower() == ".npz":
+        d = model.data
+        row_labels = batch_labels(model, pattern, 0, rows)
+        save_npz_stream(path, (count, d.channels, d.image_size, d.image_size), drawn(),
+                        None if row_labels is None
+                        else lambda: [row_labels.repeat_interleave(steps)],
+                        None, settings)
+    else:
+        save_grid(torch.cat(list(drawn())), path, steps)
+    return count
 
 
 def _held_out_grid(run, mode: str, num: int, seed: int):

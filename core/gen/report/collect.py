@@ -52,7 +52,7 @@ class Score:
     reference: str | None = None  # the split ("test", "train") or a folder of images
     space: str | None = None  # where quality metrics were computed (`gen evaluate --space`)
     reference_data: str | None = None  # the reference images' data set and shape
-    sampling: str | None = None  # an iterative model's sampler settings, in words
+    sampling: str | None = None  # sampler settings or truncation, in words
     weights: str | None = None  # "ema": drawn from the weight average (train.ema)
     during_training: bool = False  # logged by train.eval_every (else `gen evaluate`)
 
@@ -60,8 +60,8 @@ class Score:
     def provenance(self) -> tuple[str | None, ...]:
         """Scores with different provenances were measured differently: never one column (nor
         one curve). Samples drawn with other sampler settings (sampler, steps, eta, guidance)
-        are other images, so the settings are part of it, and so are the weights (the live
-        ones or their average)."""
+        or another truncation are other images, so the settings are part of it, and so are
+        the weights (the live ones or their average)."""
         return (self.extractor, self.extractor_hash, self.reference, self.space,
                 self.reference_data, self.sampling, self.weights)
 
@@ -69,12 +69,19 @@ class Score:
         return provenance_text(self.provenance)
 
 
+def _sampling_text(sampling: str | None) -> str:
+    """``sampler ddim, 50 steps``; a one-pass model's truncation reads as it is."""
+    if not sampling:
+        return ""
+    return sampling if sampling.startswith("truncation ") else f"sampler {sampling}"
+
+
 def provenance_text(provenance: tuple[str | None, ...]) -> str:
     extractor, digest, reference, space, data, sampling, weights = provenance
     parts = [extractor or "", short_hash(digest) if digest else "",
              f"reference {reference}" if reference else "",
              f"space {space}" if space else "", data or "",
-             f"sampler {sampling}" if sampling else "", f"{weights} weights" if weights else ""]
+             _sampling_text(sampling), f"{weights} weights" if weights else ""]
     return " · ".join(p for p in parts if p) or "no provenance recorded"
 
 

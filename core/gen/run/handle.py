@@ -27,7 +27,12 @@ from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
 from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
 from gen.run.resume import spec_differences
-from gen.sampling import check_labels, generate_batches
+from gen.sampling import (
+    INTERPOLATION_STEPS,
+    check_labels,
+    generate_batches,
+    interpolation_batches,
+)
 from gen.sampling_options import SamplingOptions
 
 
@@ -162,25 +167,28 @@ class Run:
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
                batch_size: int = 256, temperature: float | None = None, *,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None,
-               guidance: float | None = None) -> torch.Tensor:
+               guidance: float | None = None, truncation: float | None = None) -> torch.Tensor:
         """``n`` images as uint8 ``(n, C, H, W)`` on the CPU. The same seed (and batch size)
         gives the same images. ``labels`` (conditional models) are repeated to fill ``n``;
         without them the classes cycle 0, 1, 2, ... ``temperature``: for models whose
         ``sample`` takes one (flows). ``sampler``, ``steps``, ``eta``, ``guidance``: for
-        iterative models (None: the model's default; see `sampling_settings`); anything a
-        model cannot use is a `gen.UsageError`."""
+        iterative models (None: the model's default; see `sampling_settings`).
+        ``truncation`` T: for models with a truncatable latent (GANs, VAEs, flows), the
+        truncation trick: every latent element beyond T in absolute value is drawn again, and
+        the images are ``generate(z)`` (a VAE's decoder means). Anything a model cannot use is
+        a `gen.UsageError`."""
         return torch.cat(list(self.sample_batches(
             n, seed, labels, batch_size, temperature, sampler=sampler, steps=steps, eta=eta,
-            guidance=guidance)))
+            guidance=guidance, truncation=truncation)))
 
     def sample_batches(self, n: int, seed: int = 0,
                        labels: Sequence[int] | torch.Tensor | None = None,
                        batch_size: int = 256, temperature: float | None = None, *,
                        sampler: str | None = None, steps: int | None = None,
-                       eta: float | None = None,
-                       guidance: float | None = None) -> Iterator[torch.Tensor]:
+                       eta: float | None = None, guidance: float | None = None,
+                       truncation: float | None = None) -> Iterator[torch.Tensor]:
         """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
-        options = SamplingOptions(sampler, steps, eta, guidance)
+        options = SamplingOptions(sampler, steps, eta, guidance, truncation)
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("sample"):
@@ -188,13 +196,31 @@ class Run:
             yield from generate_batches(model, n, seed, pattern, batch_size, temperature,
                                         options)
 
+    def interpolate(self, rows: int, seed: int = 0, steps: int = INTERPOLATION_STEPS,
+                    labels: Sequence[int] | torch.Tensor | None = None, *,
+                    truncation: float | None = None, batch_size: int = 256) -> torch.Tensor:
+        """``rows`` strips of ``steps`` images each, uint8 ``(rows * steps, C, H, W)`` on the
+        CPU in row-major order (a grid of ``steps`` per row): row i decodes the spherical
+        interpolation between two latents drawn from ``seed``, ending on the images of those
+        latents. For every model with a latent (GANs, VAEs, flows: ``latent-interpolation``
+        in `gen list-models`); a conditional model keeps one class per row, ``labels``
+        repeated over the rows or else the classes cycling. ``truncation``: draw the two ends
+        truncated (as in `sample`). `gen sample --interpolate` on a model without an encoder
+        writes these images."""
+        model = self.model
+        pattern = None if labels is None else check_labels(model, labels)
+        with self.plugin_code("interpolate"):
+            return torch.cat(list(interpolation_batches(model, rows, seed, steps, pattern,
+                                                        truncation, batch_size)))
+
     def sampling_settings(self, sampler: str | None = None, steps: int | None = None,
-                          eta: float | None = None,
-                          guidance: float | None = None) -> dict[str, Any]:
+                          eta: float | None = None, guidance: float | None = None,
+                          truncation: float | None = None) -> dict[str, Any]:
         """The settings `sample` draws with for these options: the model's
         ``sampling_defaults()`` overlaid with those given (``{"sampler": "ddim", "steps": 50,
-        "eta": 0.0}``), as records store them; empty for a model that draws in one pass."""
-        options = SamplingOptions(sampler, steps, eta, guidance)
+        "eta": 0.0}``, ``{"truncation": 0.7}``), as records store them; empty for a model
+        that draws in one pass, asked for nothing."""
+        options = SamplingOptions(sampler, steps, eta, guidance, truncation)
         with self.plugin_code("sampling_defaults"):
             return options.resolve(self.model)
 
@@ -209,14 +235,15 @@ class Run:
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
                  record: bool = True, progress: bool = False, sampler: str | None = None,
                  steps: int | None = None, eta: float | None = None,
-                 guidance: float | None = None,
+                 guidance: float | None = None, truncation: float | None = None,
                  notes: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
         """Score the weights on ``metrics`` (``"nll,fid"``, a list, or None for all the model
         supports): metric name -> the record `gen evaluate --json` prints (value, unit,
         estimator, images, extractor, ...). With ``record`` the records are also appended to
         metrics.jsonl; ``progress`` shows a bar on a terminal while samples are scored.
         ``sampler``, ``steps``, ``eta``, ``guidance`` draw an iterative model's samples (None:
-        its defaults; the records of fid, kid, precision and recall carry the settings used).
+        its defaults), ``truncation`` those of a model with a truncatable latent; the records
+        of fid, kid, precision and recall carry the settings used under ``sampling``.
         ``notes`` is called with each line `gen evaluate` prints before it starts (the network
         calls an iterative model will make). ``n`` None is the default, 10,000 generated
         images. The options are those of `gen evaluate`."""
@@ -234,7 +261,8 @@ class Run:
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
                               batch_size=batch_size, limit=limit, seed=seed, space=space,
                               progress=progress,
-                              sampling=SamplingOptions(sampler, steps, eta, guidance),
+                              sampling=SamplingOptions(sampler, steps, eta, guidance,
+                                                       truncation),
                               notes=notes)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
         with self.plugin_code("the evaluation"):

@@ -53,6 +53,15 @@ class QOutput(NamedTuple):
 
 
 class InfoGAN(gen.AdversarialModel):
+    # The latent (`latent`, what `generate` takes) is [z, one-hot codes, uniform codes]: only
+    # z is N(0, I). The truncation trick resamples every element beyond T, which would turn
+    # the one-hot 1s (and uniform codes near +-1) into Gaussian values the generator never
+    # saw, so it is refused (`gen sample --truncation` names the model). Interpolation is
+    # offered: the slerp between two latents also blends their codes, a smooth path through
+    # inputs the generator is continuous in. For a truncated z with codes kept, use
+    # `sample_codes(noise=...)` with noise you truncated yourself.
+    truncatable_latent = False
+
     def __init__(self, spec: InfoGANSpec, data: gen.DataInfo):
         generator = Generator(spec.latent_dim, data.channels, data.image_size, spec.g_features)
         discriminator = Discriminator(data.channels, data.image_size, spec.d_features)
@@ -167,7 +176,7 @@ class InfoGAN(gen.AdversarialModel):
     # -- sampling --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def generate(self, codes: Codes) -> torch.Tensor:
+    def generate_codes(self, codes: Codes) -> torch.Tensor:
         """Images in [-1, 1] for ``codes``, with the generator in eval mode."""
         net = self.sampler
         was_training = net.training
@@ -181,7 +190,7 @@ class InfoGAN(gen.AdversarialModel):
                generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` images from noise and codes all drawn from ``generator``; ``labels`` is
         ignored (the model is unconditional: the categorical code is learnt, not a class)."""
-        return self.generate(self.draw_codes(n, generator))
+        return self.generate_codes(self.draw_codes(n, generator))
 
     def sample_codes(self, n: int, categorical: int | Sequence[int] | torch.Tensor | None = None,
                      continuous: float | Sequence[float] | torch.Tensor | None = None,
@@ -207,7 +216,7 @@ class InfoGAN(gen.AdversarialModel):
             cont = self._fill(torch.as_tensor(continuous, device=self.device), cont, "continuous")
         if noise is not None:
             z = self._fill(noise.to(self.device), z, "noise")
-        return self.generate(Codes(z, cat.long(), cont.float()))
+        return self.generate_codes(Codes(z, cat.long(), cont.float()))
 
     @staticmethod
     def _fill(value: torch.Tensor, like: torch.Tensor, what: str) -> torch.Tensor:
@@ -250,7 +259,7 @@ class InfoGAN(gen.AdversarialModel):
             cat[:, index] = values.long().repeat(rows)
         else:
             cont[:, index] = values.float().repeat(rows)
-        return self.generate(Codes(noise, cat, cont))
+        return self.generate_codes(Codes(noise, cat, cont))
 
     @torch.no_grad()
     def infer_codes(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -113,8 +113,8 @@ def test_sample_codes_fixes_codes_and_keeps_the_rest_of_the_draw():
     seed = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     z, cat, cont = model.draw_codes(4, seed())
     fixed = model.sample_codes(4, categorical=7, continuous=[0.5, -0.5], generator=seed())
-    expect = model.generate(Codes(z, torch.full_like(cat, 7),
-                                  torch.tensor([[0.5, -0.5]]).expand(4, 2)))
+    expect = model.generate_codes(Codes(z, torch.full_like(cat, 7),
+                                       torch.tensor([[0.5, -0.5]]).expand(4, 2)))
     assert torch.equal(fixed, expect)
     # Everything fixed: the generator no longer matters.
     everything = {"categorical": cat[:, 0], "continuous": cont, "noise": z}
@@ -165,3 +165,21 @@ def test_spec_rejects_what_cannot_be_built():
         InfoGANSpec(categorical_codes=[1])
     with pytest.raises(ValidationError, match="at least one latent code"):
         InfoGANSpec(categorical_codes=[], continuous_codes=0)
+
+
+def test_latent_contract_interpolation_yes_truncation_no():
+    """The latent holds one-hot and uniform codes beside z: gen may interpolate it, never
+    truncate it (`truncatable_latent = False`); generate(latent(n)) is sample(n)."""
+    from gen.capabilities import capabilities
+    from gen.sampling import interpolation_batches
+    from gen.sampling_options import SamplingOptions
+
+    model = make()
+    caps = capabilities(InfoGAN)
+    assert "latent-interpolation" in caps and "truncation" not in caps
+    seed = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    assert torch.equal(model.generate(model.latent(4, seed())), model.sample(4, generator=seed()))
+    with pytest.raises(gen.UsageError, match="model 'infogan' cannot use it"):
+        SamplingOptions(truncation=1.0).resolve(model)
+    strips = torch.cat(list(interpolation_batches(model, rows=2, steps=3)))
+    assert strips.shape == (6, 1, 8, 8)

@@ -16,7 +16,9 @@ log P(k) as S grows. Training minimises the one-draw bound with noise from the g
 
 Samples draw z from the priors (scaled by a temperature), invert the flow and the
 preprocessing, and take the bin each v falls into: exact draws from the discrete model (mass
-outside [0, 1) goes to the edge bins).
+outside [0, 1) goes to the edge bins). gen's latent contract (docs/plugins.md) sees the
+standard-normal noise of every latent part, flattened into one (n, D) tensor: ``latent`` draws
+it and ``generate`` inverts it at temperature 1, so ``sample(n) == generate(latent(n))``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class FlowModel(gen.Model):
     iw_batch = 2048
     # Seed of the private generator log_prob and iw_log_prob draw their noise from.
     noise_seed = 0
+    # The latent is the base noise, i.i.d. N(0, 1) (the factored-out parts' priors are applied
+    # to it by `generate`), so the truncation trick may resample its elements.
+    truncatable_latent = True
 
     def __init__(self, spec: FlowSpec, data: gen.DataInfo):
         super().__init__(spec, data)
@@ -218,6 +223,49 @@ class FlowModel(gen.Model):
 
     # -- sampling ------------------------------------------------------------------------------
 
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The standard-normal noise of every latent part (drawn top part first, as `sample`
+        draws it), flattened and joined into one tensor of shape (n, D), D = C * H * W."""
+        eps = self.flow.noise(n, generator, self.device, self.dtype)
+        return torch.cat([e.flatten(1) for e in eps], 1)
+
+    def _parts(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """`latent`'s (n, D) tensor back into the flow's latent parts."""
+        sizes = [math.prod(shape) for shape in self.flow.shapes]
+        if z.dim() != 2 or z.shape[1] != sum(sizes):
+            raise gen.GenError(f"{self.spec.name}: expected latents of shape (n, {sum(sizes)}) "
+                               f"as latent() draws them, got {tuple(z.shape)}")
+        z = z.to(self.device, self.dtype)
+        return [part.reshape(-1, *shape).contiguous()
+                for part, shape in zip(z.split(sizes, 1), self.flow.shapes, strict=True)]
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
+        """Images for latents ``z`` of `latent` (``labels`` are ignored): each part's noise
+        through its prior (scaled by ``temperature``), the inverse flow and preprocessing, in
+        eval mode, onto the data's grid. Where the inverse overflows (a briefly trained Glow's
+        tails at T = 1) the non-finite pixels come out mid-grey, with a RuntimeWarning that
+        counts them."""
+        temperature = float(temperature)
+        if not math.isfinite(temperature) or temperature < 0:
+            raise gen.UsageError(f"temperature must be finite and >= 0 (got {temperature})")
+        eps = self._parts(z)
+        was_training = self.flow.training
+        self.flow.eval()
+        try:
+            v = self.postprocess(self.flow.decode_noise(eps, temperature))
+        finally:
+            self.flow.train(was_training)
+        overflowed = int((~torch.isfinite(v)).flatten(1).any(1).sum())
+        if overflowed:
+            warnings.warn(
+                f"{self.spec.name}: the inverse flow overflowed for {overflowed} of "
+                f"{z.shape[0]} samples at temperature {temperature:g} (the tails of the model; "
+                "their non-finite pixels are drawn mid-grey); a lower temperature makes this "
+                "rarer", RuntimeWarning, stacklevel=3)  # the caller of generate
+        return self.images(v)
+
     @torch.no_grad()
     def sample(
         self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
@@ -225,26 +273,11 @@ class FlowModel(gen.Model):
     ) -> torch.Tensor:
         """``n`` images in [-1, 1] on the data's grid (``labels`` are ignored): z drawn from the
         priors with their standard deviations scaled by ``temperature`` (N(0, T^2 I) for the
-        standard-normal parts), through the inverse flow and preprocessing. T = 0 gives the
-        image of the priors' means (z = 0 for standard-normal priors). The noise comes from
-        ``generator`` only, when given (else the global RNG). Where the inverse overflows (a
-        briefly trained Glow's tails at T = 1) the non-finite pixels come out mid-grey, with a
-        RuntimeWarning that counts them."""
+        standard-normal parts), through the inverse flow and preprocessing: ``generate(latent(n,
+        generator), temperature=temperature)``. T = 0 gives the image of the priors' means (z =
+        0 for standard-normal priors). The noise comes from ``generator`` only, when given
+        (else the global RNG)."""
         temperature = float(temperature)
         if not math.isfinite(temperature) or temperature < 0:
             raise gen.UsageError(f"temperature must be finite and >= 0 (got {temperature})")
-        was_training = self.flow.training
-        self.flow.eval()
-        try:
-            eps = self.flow.noise(n, generator, self.device, self.dtype)
-            v = self.postprocess(self.flow.decode_noise(eps, temperature))
-        finally:
-            self.flow.train(was_training)
-        overflowed = int((~torch.isfinite(v)).flatten(1).any(1).sum())
-        if overflowed:
-            warnings.warn(
-                f"{self.spec.name}: the inverse flow overflowed for {overflowed} of {n} samples "
-                f"at temperature {temperature:g} (the tails of the model; their non-finite "
-                "pixels are drawn mid-grey); a lower temperature makes this rarer",
-                RuntimeWarning, stacklevel=3)  # the caller of sample (past no_grad's wrapper)
-        return self.images(v)
+        return self.generate(self.latent(n, generator), temperature=temperature)

@@ -107,3 +107,23 @@ def test_overflowing_inverse_warns_and_stays_in_range():
     with pytest.warns(RuntimeWarning, match="overflowed for 3 of 3 samples"):
         x = model.sample(3, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(x).all() and x.min() >= -1 and x.max() <= 1
+
+
+def test_latent_and_generate_are_the_base_noise_and_the_inverse(name):
+    """gen's latent contract (docs/plugins.md): latent(n) is the standard-normal noise of
+    every latent part as one (n, D) tensor, generate inverts it, and generate(latent(n)) is
+    sample(n) for the same generator, so truncation and interpolation see the same model."""
+    from gen.capabilities import capabilities
+
+    model = model_for(name)
+    assert {"truncation", "latent-interpolation"} <= set(capabilities(type(model)))
+    model.train(True)
+    seed = lambda: torch.Generator().manual_seed(6)  # noqa: E731
+    z = model.latent(5, seed())
+    assert z.shape == (5, 1 * 8 * 8)
+    assert torch.equal(model.generate(z), model.sample(5, generator=seed()))
+    assert torch.equal(model.generate(z, temperature=0.6),
+                       model.sample(5, generator=seed(), temperature=0.6))
+    assert model.flow.training, "generate restores the training mode"
+    with pytest.raises(gen.GenError, match=r"expected latents of shape \(n, 64\)"):
+        model.generate(torch.zeros(5, 63))

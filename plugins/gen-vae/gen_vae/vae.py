@@ -10,7 +10,10 @@ with one reparameterised sample of z (eq. 10) and the KL in closed form (appendi
 weights the KL term of the training loss (Higgins et al. 2017). ``iw_log_prob`` is the
 importance-weighted bound of Burda et al. 2016 (eq. 8), a tighter estimate of log p(x).
 ``sample`` draws from the model (z, then x ~ p(x|z)); ``decode`` and ``sample_means`` give the
-decoder's mean images, which look smoother but are not draws.
+decoder's mean images, which look smoother but are not draws. ``latent`` and ``generate`` are
+gen's latent contract (docs/plugins.md): z ~ p(z), then the decoder's mean, so the truncation
+trick and spherical interpolation (`gen sample --truncation`, `--interpolate --between
+latents`) show means, as the VAE literature's figures do.
 
 Every likelihood is in nats per image. `gen_vae.cvae.CVAE` adds class labels.
 """
@@ -29,6 +32,7 @@ from gen_vae.specs import VariationalSpec
 class VAE(gen.Model):
     likelihood = "lower-bound"
     likelihood_estimator = "ELBO"
+    truncatable_latent = True  # the prior p(z) = N(0, I): every element i.i.d. N(0, 1)
 
     # Images decoded at once by iw_log_prob (images x samples per chunk): bounds its memory.
     iw_batch = 4096
@@ -162,6 +166,20 @@ class VAE(gen.Model):
         z, y = self._prior(n, labels, generator)
         return self.output.sample(self.decoder(z, y), generator)
 
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ p(z) = N(0, I), shape (n, latent_dim), from ``generator``: the z `sample` and
+        `sample_means` draw first for a generator in the same state."""
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's mean images for latents ``z`` (`decode`); a conditional model without
+        ``labels`` cycles through its classes. ``generate(latent(n, g))`` is
+        ``sample_means(n, generator=g)``."""
+        if self.conditional and labels is None:
+            labels = torch.arange(z.shape[0], device=self.device) % self.num_classes
+        return self.decode(z, labels)
+
     @torch.no_grad()
     def sample_means(
         self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
@@ -177,7 +195,7 @@ class VAE(gen.Model):
         self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """z ~ N(0, I) from ``generator`` and the labels to decode it with."""
-        z = torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+        z = self.latent(n, generator)
         if self.conditional and labels is None:
             labels = torch.arange(n, device=self.device) % self.num_classes
         return z, self._labels(labels, n)

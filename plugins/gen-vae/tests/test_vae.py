@@ -251,3 +251,29 @@ def test_defaults():
     assert (spec.data.image_size, spec.data.binarize) == (28, "dynamic")
     assert (spec.model.optimizer.name, spec.model.optimizer.lr) == ("adam", 1e-3)
     assert spec.model.beta == 1.0
+
+
+# -- gen's latent contract (latent, generate) -----------------------------------------------
+
+
+@pytest.mark.parametrize("make", [tiny_vae, tiny_cvae])
+def test_latent_and_generate_are_the_prior_and_the_decoder_mean(make):
+    """generate(latent(n)) is what sample_means draws (the decoder's means for z ~ p(z)), and
+    latent draws the z that sample draws first: the contract gen's truncation and
+    interpolation use (docs/plugins.md)."""
+    from gen.capabilities import capabilities
+
+    model = make()
+    assert {"truncation", "latent-interpolation"} <= set(capabilities(type(model)))
+    seed = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    z = model.latent(6, seed())
+    assert z.shape == (6, TINY["latent_dim"])
+    images = model.generate(z)
+    assert torch.equal(images, model.sample_means(6, generator=seed()))
+    assert images.shape == (6, 1, 8, 8) and images.abs().max() <= 1
+    other = model.latent(6, torch.Generator().manual_seed(5))
+    assert not torch.equal(images, model.generate(other))
+    if model.conditional:  # the classes cycle without labels, as sample's do
+        labels = torch.arange(6) % 10
+        assert torch.equal(images, model.generate(z, labels))
+        assert not torch.equal(images, model.generate(z, torch.full((6,), 3)))
