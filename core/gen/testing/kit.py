@@ -6,86 +6,28 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from gen import specs
-from gen.errors import GenError, SpecError
+from gen.errors import SpecError
 from gen.plugins import discover
 from gen.registry import ModelInfo
+from gen.testing.likelihood import LikelihoodChecks
+from gen.testing.tiny import (
+    TINY_BASE,
+    assert_same_training_state,
+    tiny_model,
+    tiny_spec,
+    train_tiny,
+)
 
-# A run small enough for a CPU test: a few steps on a slice of the bundled data.
-TINY_BASE = {
-    "data.limit": 64,
-    "train.steps": 2,
-    "train.batch_size": 8,
-    "train.device": "cpu",
-    "train.log_every": 1,
-    "train.sample_every": 1,
-    "train.checkpoint_every": 1,
-    "train.num_samples": 4,
-}
-
-
-def tiny_spec(info: ModelInfo, tiny: dict[str, Any], **more: Any) -> specs.RunSpec:
-    """The spec of a tiny CPU run: `TINY_BASE`, then the plugin's ``tiny``, then ``more``."""
-    merged = {**TINY_BASE, **tiny, **{k.replace("__", "."): v for k, v in more.items()}}
-    overrides = [f"{k}={json.dumps(v)}" for k, v in merged.items()]
-    return specs.validate(info.spec_class(), {}, overrides)
+__all__ = ["TINY_BASE", "ModelConformance", "assert_same_training_state", "tiny_model",
+           "tiny_spec", "train_tiny"]
 
 
-def train_tiny(info: ModelInfo, spec: specs.RunSpec, out: Path, resume: bool = False):
-    from gen.run.layout import RunDir
-    from gen.training.loop import Trainer
-
-    return Trainer(info, spec, RunDir(out), show_progress=False).train(resume=resume)
-
-
-def assert_same_training_state(a: Path, b: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Checkpoints ``a`` and ``b`` hold bit-identical weights of every module, the same weight
-    average (when one is kept) and the same scheduler states; returns both, loaded."""
-    import torch
-
-    from gen.run.checkpoints import load_checkpoint
-
-    ca, cb = load_checkpoint(a), load_checkpoint(b)
-    assert ca["step"] == cb["step"], (ca["step"], cb["step"])
-    for part in ("modules", "average"):
-        flat_a, flat_b = _tensors(ca["state"].get(part)), _tensors(cb["state"].get(part))
-        assert flat_a.keys() == flat_b.keys(), f"{part}: {sorted(flat_a ^ flat_b)}"
-        for key, tensor in flat_b.items():
-            assert torch.equal(flat_a[key], tensor), f"{part}.{key} differs after resume"
-    assert ca.get("schedules") == cb.get("schedules"), "the learning-rate schedules differ"
-    return ca, cb
-
-
-def _tensors(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Every tensor in nested dicts, by dotted key."""
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_tensors(value, f"{prefix}{key}."))
-        return out
-    return {} if tree is None else {prefix.rstrip("."): tree}
-
-
-def _tiny_model(info: ModelInfo, tiny: dict[str, Any]):
-    """A freshly built tiny model on the CPU and a batch stream over its tiny data."""
-    from gen.data.datasets import load_dataset
-    from gen.data.loader import BatchStream
-    from gen.seeding import seed_everything
-    from gen.training.loop import build_model
-
-    spec = tiny_spec(info, tiny)
-    seed_everything(spec.train.seed)
-    data = load_dataset(spec.data)
-    model = build_model(info, spec, data.info).to("cpu")
-    return model, BatchStream(data, spec.train.batch_size, spec.train.seed, model.device)
-
-
-class ModelConformance:
+class ModelConformance(LikelihoodChecks):
     """Subclass with ``model`` (a registered name), ``plugin_module`` (the import name of the
     plugin) and ``tiny`` (dotted-path overrides that make the model small enough for a CPU test).
     """
@@ -185,7 +127,7 @@ class ModelConformance:
         """Every optimizer step of ``train_step`` goes through `Model.optimize`, where the core
         adds loss scaling and averages gradients over processes; a step taken directly would
         silently train each process of a multi-process run on its own."""
-        model, stream = _tiny_model(info, self.tiny)
+        model, stream = tiny_model(info, self.tiny)
         through, outside, inside = [], [], [False]
         optimize = model.runtime.optimize
 
@@ -211,7 +153,7 @@ class ModelConformance:
         first step and stops the run otherwise)."""
         from gen.training.loop import check_step_output
 
-        model, stream = _tiny_model(info, self.tiny)
+        model, stream = tiny_model(info, self.tiny)
         check_step_output(info, model.train_step(stream))
 
     @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -221,7 +163,7 @@ class ModelConformance:
 
         from gen.runtime import Runtime
 
-        model, stream = _tiny_model(info, self.tiny)
+        model, stream = tiny_model(info, self.tiny)
         model.runtime = Runtime("cpu", precision)
         with model.runtime.autocast():
             losses = model.train_step(stream)
@@ -250,7 +192,7 @@ class ModelConformance:
     def test_every_trained_parameter_is_in_modules(self, info):
         """Checkpoints save ``self.modules``: a parameter an optimizer trains outside them is
         lost on resume (and a multi-process run would not average its gradients)."""
-        model, _ = _tiny_model(info, self.tiny)
+        model, _ = tiny_model(info, self.tiny)
         owned = {id(p) for m in model.modules.values() for p in m.parameters()}
         for name, opt in model.optimizers.items():
             for group in opt.param_groups:
@@ -265,7 +207,7 @@ class ModelConformance:
         model's device, whatever the caller's grad mode."""
         import torch
 
-        model, _ = _tiny_model(info, self.tiny)
+        model, _ = tiny_model(info, self.tiny)
         model.train(False)
         with torch.enable_grad():
             images = model.sample(2, generator=torch.Generator().manual_seed(0))
@@ -284,7 +226,7 @@ class ModelConformance:
 
         from gen.sampling_options import SamplingOptions
 
-        model, _ = _tiny_model(info, self.tiny)
+        model, _ = tiny_model(info, self.tiny)
         if not model.samplers:
             pytest.skip(f"{self.model} draws in one pass")
         defaults = model.sampling_defaults()
@@ -304,88 +246,6 @@ class ModelConformance:
             images = model.sample(2, generator=torch.Generator().manual_seed(0), **kwargs)
             assert tuple(images.shape) == shape, (
                 f"sampler {sampler!r} gave images of shape {tuple(images.shape)}, not {shape}")
-
-    def test_log_prob_contract(self, info):
-        """For models with a likelihood: ``log_prob`` gives (N,) finite nats, the same for the
-        same images, draws nothing from the global RNG (evaluation must not move training's
-        random stream) and lets gradients flow to the parameters."""
-        import torch
-
-        from gen.capabilities import capabilities
-
-        model, stream = _tiny_model(info, self.tiny)
-        if "nll" not in capabilities(type(model)):
-            pytest.skip(f"{self.model} declares no likelihood")
-        images, labels = stream()
-        y = labels if model.conditional else None
-        model.train(False)
-        state = torch.get_rng_state()
-        with torch.no_grad():
-            first, second = model.log_prob(images, y), model.log_prob(images, y)
-        assert torch.equal(torch.get_rng_state(), state), (
-            "log_prob drew from the global RNG: draw any noise from a torch.Generator of its own")
-        assert first.shape == (images.shape[0],), (
-            f"log_prob must return one value per image, shape ({images.shape[0]},); got "
-            f"{tuple(first.shape)}")
-        assert torch.isfinite(first).all(), (
-            f"log_prob returned non-finite values: min {first.min().item()}, max "
-            f"{first.max().item()}")
-        assert torch.equal(first, second), "log_prob gave two values for the same images"
-        model.log_prob(images, y).sum().backward()
-        grads = [p.grad for m in model.modules.values() for p in m.parameters()
-                 if p.grad is not None]
-        assert grads, "no gradient reached any parameter through log_prob"
-        assert all(torch.isfinite(g).all() for g in grads), "log_prob's gradients are not finite"
-
-    def test_probabilities_over_every_2x2_binary_image(self, info):
-        """On 2x2 binary images (16 in all) the probabilities ``log_prob`` gives sum to 1 for
-        an exact model, and to at most 1 for a lower bound: the measure is right. (A bound's
-        log_prob is one fixed noise draw, an estimate: the check holds with the slack of the
-        freshly built model it runs on; a family checks its trained bound in its own tests.)"""
-        import dataclasses
-        import itertools
-
-        import torch
-
-        from gen.capabilities import capabilities
-
-        spec = tiny_spec(info, self.tiny)
-        cls = info.model_class()
-        if "nll" not in capabilities(cls):
-            pytest.skip(f"{self.model} declares no likelihood")
-        model, _ = _tiny_model(info, self.tiny)
-        data = dataclasses.replace(model.data, channels=1, image_size=2, binary=True,
-                                   num_images=16)
-        grid = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=4))).view(16, 1, 2, 2)
-        try:
-            model = cls(spec.model, data)
-            model.train(False)
-            y = torch.zeros(16, dtype=torch.long) if model.conditional else None
-            with torch.no_grad():
-                log_p = model.log_prob(grid, y)
-        except (RuntimeError, ValueError, GenError) as exc:  # needs larger images
-            pytest.skip(f"{self.model} cannot score 2x2 binary images: {exc}")
-        total = log_p.double().exp().sum().item()
-        if model.likelihood == "exact":
-            assert abs(total - 1) < 1e-4, (
-                f"an exact likelihood must sum to 1 over all 16 binary 2x2 images; got {total}")
-        else:
-            assert total <= 1 + 1e-4, (
-                f"a lower bound must sum to at most 1 over all 16 binary 2x2 images; got {total}")
-
-    def test_evaluate_nll_end_to_end(self, info, tiny_run):
-        """``gen evaluate --metrics nll`` on the tiny run: finite bits/dim, the estimator
-        named."""
-        import math
-
-        from gen.capabilities import capabilities
-        from gen.run.handle import Run
-
-        if "nll" not in capabilities(info.model_class()):
-            pytest.skip(f"{self.model} declares no likelihood")
-        run = Run(tiny_run.run.root, device="cpu", plugins=discover())
-        record = run.evaluate("nll", limit=16, iw_samples=4, record=False)["nll"]
-        assert math.isfinite(record["bits_per_dim"]) and record["estimator"], record
 
     def test_import_does_not_import_torch(self):
         code = textwrap.dedent(f"""
