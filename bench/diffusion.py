@@ -6,12 +6,12 @@ with its ``UNet2DModel`` built from gen's default U-Net config (``block_out_chan
 mults, ``layers_per_block`` = res_blocks, attention blocks at gen's attention resolutions,
 single-head attention; the parameter counts are printed and must agree within 10%) and a
 ``DDPMScheduler`` (T = 1000, linear betas 1e-4..0.02, epsilon prediction), trained the way
-diffusers' ``train_unconditional.py`` example does (MSE on the noise, Adam lr 2e-4, an
-``EMAModel`` of decay 0.9999), on the same 9,000 `train` images read with gen's data API, at the
-same batch size. gen's EMA warms its decay up as min(0.9999, (1 + t) / (10 + t)), which is
-``EMAModel``'s schedule without ``use_ema_warmup``; both sample from the average. Each side runs
-in its own process with ``--threads`` torch threads (``torch.set_num_threads`` and
-OMP_NUM_THREADS / MKL_NUM_THREADS), one side at a time.
+diffusers' ``train_unconditional.py`` example does (MSE on the noise, gradients clipped at norm
+1, Adam lr 2e-4, an ``EMAModel`` of decay 0.9999), on the same 9,000 `train` images read with
+gen's data API, at the same batch size. gen's EMA warms its decay up as min(0.9999, (1 + t) /
+(10 + t)), which is ``EMAModel``'s schedule without ``use_ema_warmup``; both sample from the
+average. Each side runs in its own process with ``--threads`` torch threads
+(``torch.set_num_threads`` and OMP_NUM_THREADS / MKL_NUM_THREADS), one side at a time.
 
 Measured, in one run:
 
@@ -137,7 +137,8 @@ def train_images():
 def child_diffusers_train(cfg: dict) -> dict:
     """diffusers' training loop (as its train_unconditional.py example): for ``budget`` seconds
     of training, batches of shuffled images, t ~ U{0..T-1}, x_t by ``add_noise``, MSE against
-    the noise, Adam, then an EMA step. Saves the EMA weights."""
+    the noise, gradients clipped at norm 1 (the example's max_grad_norm, and gen's ddpm's
+    train.grad_clip default), Adam, then an EMA step. Saves the EMA weights."""
     import torch
     from diffusers import DDPMScheduler, UNet2DModel
     from diffusers.training_utils import EMAModel
@@ -164,6 +165,7 @@ def child_diffusers_train(cfg: dict) -> dict:
         t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,))
         loss = F.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, noise)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)  # as the example and gen's ddpm
         opt.step()
         opt.zero_grad(set_to_none=True)
         ema.step(unet.parameters())

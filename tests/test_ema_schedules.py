@@ -193,3 +193,20 @@ def test_a_run_logs_rates_and_samples_with_the_average(toy_plugins, tmp_path):
     assert any(not torch.equal(v, averaged["modules"]["generator"][k]) for k, v in live.items())
     g = torch.Generator().manual_seed(0)
     assert run.sample(2, seed=0).shape == to_uint8(model.sample(2, generator=g)).shape
+
+
+def test_extending_a_run_keeps_the_course_of_its_decay(toy_plugins, tmp_path):
+    """spec.json pins a decay's length to train.steps at the start; resumed with more steps,
+    the rate stays at the end of the decay instead of jumping back to its middle."""
+    import gen
+
+    settings = {"train.steps": 4, "train.log_every": 1, "train.checkpoint_every": 4,
+                "train.sample_every": 4, "train.lr_schedule": {"name": "linear"}}
+    gen.train("toy", overrides=settings, out=tmp_path / "r", progress=False)
+    spec = json.loads((tmp_path / "r" / "spec.json").read_text())
+    assert spec["train"]["lr_schedule"]["total_steps"] == 4
+    gen.train("toy", overrides={"train.steps": 8}, out=tmp_path / "r", resume=True,
+              progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    rates = [x["lr/generator"] for x in lines if "d_loss" in x]
+    assert rates == pytest.approx([7.5e-3, 5e-3, 2.5e-3, 0, 0, 0, 0, 0])

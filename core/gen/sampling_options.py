@@ -128,7 +128,12 @@ class SamplingOptions:
                     resolved.pop(option, None)
         if not guided:
             resolved.pop("guidance", None)
-        return ordered(resolved)
+        settings = ordered(resolved)
+        if not isinstance(model, type):
+            # The model's own limits (a diffusion model's T bounds steps) are checked as it
+            # counts its network calls: here, before anything is drawn or written.
+            model.network_calls("sample", **settings)
+        return settings
 
     def _check_truncation(self, model: Any, name: str, given: dict[str, Any]) -> None:
         if "truncation" not in capabilities(model if isinstance(model, type) else type(model)):

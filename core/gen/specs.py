@@ -231,6 +231,20 @@ class TrainSpec(StrictSpec):
         "(e.g. {\"discriminator\": {\"name\": \"constant\"}}), overriding lr_schedule"
     )
 
+    def pinned(self) -> TrainSpec:
+        """This section with every decaying schedule's ``total_steps`` set (to ``steps`` where
+        it was null), as a run records it: ``train.steps`` may change on --resume, and the
+        decay must not change course with it (a cosine that ended at step 100 would jump back
+        to its middle when a run is extended to 200)."""
+        def pin(schedule: LRScheduleSpec) -> LRScheduleSpec:
+            if schedule.name == "constant" or schedule.total_steps is not None:
+                return schedule
+            return schedule.model_copy(update={"total_steps": self.steps})
+
+        return self.model_copy(update={
+            "lr_schedule": pin(self.lr_schedule),
+            "lr_schedules": {k: pin(v) for k, v in self.lr_schedules.items()}})
+
     def check(self) -> list[tuple[str, str]]:
         """Problems between fields of this section, as (dotted path, message) pairs."""
         problems = []

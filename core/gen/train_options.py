@@ -12,7 +12,7 @@ from gen.spec_base import StrictSpec
 
 
 class EMASpec(StrictSpec):
-    """An exponential moving average of the weights a model samples with (`gen.training.ema`):
+    """An exponential moving average of the weights a model samples with (`gen.ema`):
     sample grids, `gen sample` and evaluations use the average."""
 
     decay: float = Field(0.999, gt=0, lt=1, description="the average's decay per step (e.g. "
@@ -38,7 +38,8 @@ class LRScheduleSpec(StrictSpec):
                          "step, as a fraction of the optimizer's lr")
     total_steps: int | None = Field(
         None, gt=0, description="linear and cosine: the step the decay ends at (default "
-        "train.steps; past it the rate stays at final)")
+        "train.steps when the run starts, written into spec.json, so extending the run with "
+        "--resume keeps the decay's course; past it the rate stays at final)")
 
     @property
     def trivial(self) -> bool:

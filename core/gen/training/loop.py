@@ -57,8 +57,9 @@ class Trainer:
         self.info = info
         self.run = run
         # The spec as recorded in spec.json and in checkpoints: trained into this folder.
+        # Schedules pinned to their length: extending the run on --resume keeps their course.
         self.spec = spec.model_copy(
-            update={"train": spec.train.model_copy(update={"out": str(run.root)})})
+            update={"train": spec.train.pinned().model_copy(update={"out": str(run.root)})})
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
 

@@ -79,11 +79,12 @@ class DiffusionModel(gen.Model):
                                "steps": defaults["steps"] if steps is None else int(steps)}
         limit = self.max_steps()
         if out["steps"] < 1 or (limit is not None and out["steps"] > limit):
-            raise gen.UsageError(f"steps must be in 1..{limit or 'any'} (got {out['steps']})")
+            raise gen.UsageError(f"steps: model {self.spec.name!r} takes 1 to {limit or 'any'} "
+                                 f"sampler steps (got {out['steps']})")
         if "eta" in takes:
             out["eta"] = float(defaults["eta"] if eta is None else eta)
-            if out["eta"] < 0:
-                raise gen.UsageError(f"eta must be >= 0 (got {out['eta']})")
+            if not 0 <= out["eta"] <= 1:
+                raise gen.UsageError(f"eta must be in [0, 1] (got {out['eta']})")
         if self.conditional:
             out["guidance"] = float(defaults["guidance"] if guidance is None else guidance)
             if out["guidance"] < 0:

@@ -21,8 +21,8 @@ from gen_diffusion.specs import DDPMSpec
 class DDPM(DiffusionModel):
     """p(x_{t-1} | x_t) = N(mu-tilde_t(x_t, x0_hat), sigma_t^2 I) with x0_hat from the predicted
     noise (clipped to [-1, 1]) and the fixed variance sigma_t^2 = beta-tilde_t (Ho et al. 2020,
-    section 3.2; at t = 1, where beta-tilde_1 = 0, the decoder uses beta-tilde_2, as their
-    code's clipped log-variance does)."""
+    section 3.2; at t = 1, where beta-tilde_1 = 0, the decoder uses beta-tilde_2, as Nichol &
+    Dhariwal's code clips the log-variance; Ho et al.'s floors it at 1e-20 instead)."""
 
     samplers = {"ancestral": ("steps",), "ddim": ("steps", "eta")}
     likelihood = "lower-bound"

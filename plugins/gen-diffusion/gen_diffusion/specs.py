@@ -71,8 +71,13 @@ class DiffusionSpec(gen.ModelSpec):
         """data.image_size must be a multiple of 2 ** (L - 1) for a U-Net of L = len(mults)
         levels."""
         problem = size_problem(data.image_size, len(self.mults))
-        return [("data.image_size", f"{problem}; set model.mults to fewer levels or choose "
-                 "another size")] if problem else []
+        problems = [("data.image_size", f"{problem}; set model.mults to fewer levels or "
+                     "choose another size")] if problem else []
+        if self.conditional and self.label_dropout == 0 and self.guidance != 1:
+            problems.append(("model.guidance", "guidance mixes in the unconditional prediction, "
+                             "which model.label_dropout=0 never trains: keep label_dropout > 0 "
+                             "or guidance 1"))
+        return problems
 
 
 def size_problem(image_size: int, levels: int) -> str | None:
@@ -106,7 +111,8 @@ class DDPMSpec(DiffusionSpec):
         "(Song et al. 2021)")
     sample_steps: int = Field(50, gt=0, description="default sampling steps (<= timesteps; "
                               "fewer than T respaces the schedule)")
-    eta: float = Field(0.0, ge=0, description="default DDIM eta: 0 deterministic, 1 ancestral")
+    eta: float = Field(0.0, ge=0, le=1, description="default DDIM eta: 0 deterministic, 1 "
+                       "ancestral")
 
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
         """data.image_size must be a multiple of 2 ** (L - 1) for a U-Net of L = len(mults)

@@ -178,3 +178,8 @@ def test_train_then_sample_with_a_sampler_chosen_at_sample_time(tmp_path):
     model = Run(run, device="cpu", plugins=discover()).model
     with pytest.raises(gen.UsageError, match="heun"):
         model.sample(2, sampler="heun")
+    too_many = gen_cmd("sample", str(run), "--device", "cpu", "--steps", "21", "--out",
+                       str(tmp_path / "folder") + "/")
+    assert too_many.returncode == 2 and "steps" in too_many.stderr, too_many.stderr
+    assert "1 to 20" in too_many.stderr and not (tmp_path / "folder").exists(), (
+        "more steps than T is refused before the output folder is made")

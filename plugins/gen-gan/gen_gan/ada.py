@@ -43,12 +43,19 @@ class AdaptiveAugment(nn.Module):
         return x
 
     @torch.no_grad()
-    def observe(self, real_scores: torch.Tensor) -> None:
-        """Accumulate sign(D(x) - boundary) over the real images of one discriminator update;
-        at the end of every ``interval`` updates adjust p and start a new interval."""
+    def observe(self, real_scores: torch.Tensor, world=None) -> None:
+        """Accumulate sign(D(x) - boundary) over the real images of one discriminator update
+        (of every process, with ``world``: a `gen.distributed.World`, so all processes move p
+        alike, as StyleGAN2-ADA sums its statistic over GPUs); at the end of every
+        ``interval`` updates adjust p and start a new interval."""
         scores = real_scores.detach().float().flatten()
-        self.signs.add_(torch.sign(scores - self.boundary).sum())
-        self.seen.add_(scores.numel())
+        signs = torch.sign(scores - self.boundary).sum()
+        seen = torch.tensor(float(scores.numel()), device=scores.device)
+        if world is not None:
+            total = world.mean({"signs": signs, "seen": seen})
+            signs, seen = total["signs"] * world.size, total["seen"] * world.size
+        self.signs.add_(signs)
+        self.seen.add_(seen)
         self.updates.add_(1)
         due = (self.updates % self.interval) == 0
         r_t = self.signs / self.seen.clamp(min=1)

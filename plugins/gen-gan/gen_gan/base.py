@@ -158,9 +158,9 @@ class TwoPlayerGAN(gen.AdversarialModel):
         of the real scores: the loss of one discriminator update."""
         loss, logs, real_scores, fake_scores = self._critic(real, fake, labels)
         if self.ada is not None:
-            self.ada.observe(real_scores)
+            self.ada.observe(real_scores, self.runtime.world)
         if self.lecam is not None:
-            lecam = self.lecam.penalty(real_scores, fake_scores)
+            lecam = self.lecam.penalty(real_scores, fake_scores, self.runtime.world)
             loss = loss + self.spec.lecam_weight * lecam
             logs["lecam"] = lecam.detach()
         if self.penalty is not None:

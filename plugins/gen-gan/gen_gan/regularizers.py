@@ -88,18 +88,25 @@ class LeCam(nn.Module):
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def update(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> None:
-        """a <- decay a + (1 - decay) mean(scores), or the mean itself at the first update."""
+    def update(self, real_scores: torch.Tensor, fake_scores: torch.Tensor,
+               world=None) -> None:
+        """a <- decay a + (1 - decay) mean(scores), or the mean itself at the first update;
+        the means over every process's batch with ``world`` (a `gen.distributed.World`), so
+        all processes keep the same anchors."""
+        means = {"real": real_scores.detach().float().mean(),
+                 "fake": fake_scores.detach().float().mean()}
+        if world is not None:
+            means = world.mean(means)
         decay = torch.where(self.updates > 0, self.decay, 0.0)
-        self.anchor_real.copy_(decay * self.anchor_real
-                               + (1 - decay) * real_scores.detach().float().mean())
-        self.anchor_fake.copy_(decay * self.anchor_fake
-                               + (1 - decay) * fake_scores.detach().float().mean())
+        self.anchor_real.copy_(decay * self.anchor_real + (1 - decay) * means["real"])
+        self.anchor_fake.copy_(decay * self.anchor_fake + (1 - decay) * means["fake"])
         self.updates.add_(1)
 
-    def penalty(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        """Update the anchors with this batch, then the penalty against them."""
-        self.update(real_scores, fake_scores)
+    def penalty(self, real_scores: torch.Tensor, fake_scores: torch.Tensor,
+                world=None) -> torch.Tensor:
+        """Update the anchors with this batch (every process's, with ``world``), then the
+        penalty against them."""
+        self.update(real_scores, fake_scores, world)
         return lecam_penalty(real_scores, fake_scores, self.anchor_real, self.anchor_fake)
 
 

@@ -91,3 +91,39 @@ class TestHingeWithADA(ModelConformance):
                  tiny_run.run.metrics_path.read_text().splitlines()]
         assert lines and all("ada_p" in line for line in lines)
         assert lines[-1]["ada_p"] > 0  # p moved, so resume compared a p that is not 0
+
+
+class _TwoProcesses:
+    """A stand-in `World` of two processes whose other process saw ``other`` (its values of
+    the same keys): `mean` averages over both, as an all-reduce would."""
+
+    size = 2
+
+    def __init__(self, other):
+        self.other = other
+
+    def mean(self, values):
+        return {k: (v + self.other[k]) / 2 for k, v in values.items()}
+
+
+def test_ada_counts_the_signs_of_every_process():
+    """Under --nproc p moves on the statistic of all processes' real images: here this process
+    sees only positive scores, the other only negative ones, so r_t = 0 < target and p falls
+    (stays at 0), where this process alone would have raised it."""
+    from gen_gan.ada import AdaptiveAugment
+
+    alone, shared = AdaptiveAugment(0.6, interval=1), AdaptiveAugment(0.6, interval=1)
+    scores = torch.full((8,), 5.0)
+    alone.observe(scores)
+    shared.observe(scores, _TwoProcesses({"signs": torch.tensor(-8.0),
+                                          "seen": torch.tensor(8.0)}))
+    assert alone.p.item() > 0 and shared.p.item() == 0
+
+
+def test_lecam_anchors_are_the_mean_over_every_process():
+    from gen_gan.regularizers import LeCam
+
+    lecam = LeCam(decay=0.5)
+    lecam.update(torch.full((4,), 2.0), torch.full((4,), -2.0),
+                 _TwoProcesses({"real": torch.tensor(0.0), "fake": torch.tensor(0.0)}))
+    assert lecam.anchor_real.item() == 1.0 and lecam.anchor_fake.item() == -1.0
