@@ -67,9 +67,10 @@ def test_sampling_defaults_and_network_calls():
 @pytest.mark.parametrize("options,message", [
     ({"sampler": "euler"}, "no sampler 'euler'"),
     ({"sampler": "ancestral", "eta": 0.5}, "takes no eta"),
-    ({"steps": 101}, "steps must be in 1..100"),
-    ({"steps": 0}, "steps must be in"),
-    ({"eta": -1.0}, "eta must be >= 0"),
+    ({"steps": 101}, "takes 1 to 100 sampler steps"),
+    ({"steps": 0}, "takes 1 to 100 sampler steps"),
+    ({"eta": -1.0}, r"eta must be in \[0, 1\]"),
+    ({"eta": 1.5}, r"eta must be in \[0, 1\]"),
 ])
 def test_bad_sampling_options_are_usage_errors(options, message):
     with pytest.raises(gen.UsageError, match=message):
