@@ -231,6 +231,30 @@ def data_settings(model: str, env: dict[str, str]) -> tuple[list[str], str]:
     return ["--set", f"data.image_size={IMAGE_SIZE}"], f"{IMAGE_SIZE}x{IMAGE_SIZE} {what}"
 
 
+def row_commands(row: Row, args, out: Path, info: dict, data: list[str]) -> list[list[str]]:
+    """The `gen train` and `gen evaluate` commands of a row (and its nll evaluation, for a
+    model with a likelihood)."""
+    network = []
+    if row.backbone:
+        network += ["--set", f"model.backbone={row.backbone}"]
+    if row.spectral_norm:
+        network += ["--set", "model.spectral_norm=true"]
+    common = ["--seed", str(args.seed), "--device", "cpu", "--json"]
+    commands = [
+        gen("train", row.model, "--out", str(out), "-q", *network,
+            "--set", f"train.max_time={seconds(args.budget)}",
+            "--set", f"train.steps={NEVER}", "--set", "train.device=cpu",
+            "--set", f"train.seed={args.seed}", *data,
+            "--set", f"train.sample_every={NEVER}",
+            "--set", f"train.checkpoint_every={NEVER}", "--set", "train.log_every=10"),
+        gen("evaluate", str(out), "--metrics", QUALITY, "--n", str(args.n),
+            "--space", args.space, *common)]
+    if "nll" in info.get("capabilities", []) and args.nll_limit:
+        commands.append(gen("evaluate", str(out), "--metrics", "nll", "--limit",
+                            str(args.nll_limit), "--iw-samples", str(args.iw_samples), *common))
+    return commands
+
+
 def bench_row(row: Row, args, runs: Path, env: dict[str, str], models: dict[str, dict]) -> Row:
     out = runs / row.run_name
     shutil.rmtree(out, ignore_errors=True)  # this bench's own run of the row, from last time
@@ -240,24 +264,11 @@ def bench_row(row: Row, args, runs: Path, env: dict[str, str], models: dict[str,
         row.note = f"model {row.model!r} is not installed"
         return row
     row.kind = info["kind"]
-    network = []
-    if row.backbone:
-        network += ["--set", f"model.backbone={row.backbone}"]
-    if row.spectral_norm:
-        network += ["--set", "model.spectral_norm=true"]
     notes = []
     try:
         data, row.data = data_settings(row.model, env)
-        train = gen("train", row.model, "--out", str(out), "-q", *network,
-                    "--set", f"train.max_time={seconds(args.budget)}",
-                    "--set", f"train.steps={NEVER}", "--set", "train.device=cpu",
-                    "--set", f"train.seed={args.seed}", *data,
-                    "--set", f"train.sample_every={NEVER}",
-                    "--set", f"train.checkpoint_every={NEVER}", "--set", "train.log_every=10")
+        train, evaluate, *nll = row_commands(row, args, out, info, data)
         row.commands.append(shown(train))
-        common = ["--seed", str(args.seed), "--device", "cpu", "--json"]
-        evaluate = gen("evaluate", str(out), "--metrics", QUALITY, "--n", str(args.n),
-                       "--space", args.space, *common)
         start = time.perf_counter()
         try:
             run(train, env)
@@ -271,11 +282,9 @@ def bench_row(row: Row, args, runs: Path, env: dict[str, str], models: dict[str,
         records = json.loads(run(evaluate, env))
         row.scores = {r["metric"]: r["value"] for r in records}
         row.scored_in = provenance(records[0])
-        if "nll" in info.get("capabilities", []) and args.nll_limit:
-            nll = gen("evaluate", str(out), "--metrics", "nll", "--limit", str(args.nll_limit),
-                      "--iw-samples", str(args.iw_samples), *common)
-            row.commands.append(shown(nll))
-            record = json.loads(run(nll, env))[0]
+        if nll:
+            row.commands.append(shown(nll[0]))
+            record = json.loads(run(nll[0], env))[0]
             row.scores["nll"] = record["value"]
             row.bits_per_dim = record.get("bits_per_dim")
             row.nll_estimator = record.get("estimator", "")
@@ -284,6 +293,38 @@ def bench_row(row: Row, args, runs: Path, env: dict[str, str], models: dict[str,
     except RuntimeError as exc:
         notes.append(str(exc))
     row.note = "; ".join(notes)
+    return row
+
+
+def collect_row(row: Row, args, runs: Path, env: dict[str, str],
+                models: dict[str, dict]) -> Row:
+    """A row rebuilt from its run folder under ``runs`` (``--collect``): a bench stopped after
+    some rows finished keeps them. Steps and images/s from the training lines, scores from the
+    evaluation records `gen evaluate` appended (the last of each metric); the commands are
+    those `bench_row` would have run."""
+    from gen.run.metrics_log import read_metrics  # no torch
+
+    out = runs / row.run_name
+    metrics = out / "metrics.jsonl"
+    info = models.get(row.model, {})
+    row.kind, row.n = info.get("kind", ""), args.n
+    if not metrics.is_file():
+        row.note = f"not run ({out} has no metrics.jsonl)"
+        return row
+    data, row.data = data_settings(row.model, env)
+    row.commands = [shown(c) for c in row_commands(row, args, out, info, data)]
+    read_log(row, metrics)
+    evaluations = [r["evaluation"] for r in read_metrics(metrics) if "evaluation" in r]
+    for record in evaluations:
+        row.scores[record["metric"]] = record["value"]
+        if record["metric"] == "fid":
+            row.scored_in = provenance(record)
+        if record["metric"] == "nll":
+            row.bits_per_dim = record.get("bits_per_dim")
+            row.nll_estimator = record.get("estimator", "")
+            row.nll_images = record.get("images")
+    if "fid" not in row.scores:
+        row.note = "not scored (the bench stopped before its evaluation)"
     return row
 
 
@@ -502,6 +543,11 @@ def main() -> None:
     ap.add_argument("--render-only", action="store_true",
                     help="run nothing: write --out from --results")
     ap.add_argument("--json-out", help="also write this run's rows alone, as JSON")
+    ap.add_argument("--collect", action="store_true",
+                    help="train nothing: rebuild the rows from their run folders under --runs "
+                    "(a bench stopped part-way keeps the rows it finished)")
+    ap.add_argument("--measured-by", metavar="COMMAND", help="with --collect: the command "
+                    "that trained and scored the rows, recorded as their session's command")
     args = ap.parse_args()
     if args.jobs < 1 or args.threads < 1 or args.nll_limit < 0:
         raise SystemExit("--jobs and --threads take a number >= 1, --nll-limit >= 0")
@@ -534,16 +580,21 @@ def main() -> None:
     runs = Path(args.runs)
     models = installed(env)
     start = time.perf_counter()
-    prepare_extractor(args.space)
+    if not args.collect:
+        prepare_extractor(args.space)
     print(f"{len(rows)} rows, {seconds(args.budget)} s each, {args.jobs} at a time, "
           f"{args.threads} thread(s) each", file=sys.stderr, flush=True)
+    step = collect_row if args.collect else bench_row
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(bench_row, r, args, runs, env, models) for r in rows]
+        futures = [pool.submit(step, r, args, runs, env, models) for r in rows]
         for done in as_completed(futures):
             print(table_line(done.result()), file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
     session = {"command": command, "machine": machine(), "commit": commit(),
                "jobs": args.jobs, "wall_s": wall}
+    if args.collect:
+        session.update(command=args.measured_by or command, wall_s=None,
+                       note=f"rows collected from their run folders by `{command}`")
     for r in rows:
         r.measured = session
     merged = merge(kept, rows)
