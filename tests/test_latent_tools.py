@@ -8,20 +8,18 @@ The models: ``toy`` (a GAN: `gen.AdversarialModel`'s latent and generate), ``toy
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_runs import invoke, trained_copies, tree
 from PIL import Image
 from toy_plugin import ToySpec
 from toy_plugin.model import Toy
 
 import gen
 from gen.capabilities import capabilities, check_model_class
-from gen.cli.main import cli
 from gen.errors import UsageError
 from gen.images import to_uint8
 from gen.latent_tools import slerp, truncate
@@ -29,34 +27,15 @@ from gen.report import collect
 from gen.sampling import generate_batches, interpolation_batches
 from gen.sampling_options import SamplingOptions
 
-CPU = ["--set", "train.device=cpu", "--set", "train.steps=2", "--set", "train.batch_size=16"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False,
-                              prog_name="gen")
-
-
 _RUNS: dict[str, Path] = {}
 
 
 @pytest.fixture
 def runs(toy_plugins, tmp_path_factory) -> dict[str, Path]:
     """One trained run of each toy model, made once per session; each test gets copies."""
-    if not _RUNS:
-        root = tmp_path_factory.mktemp("latent-runs")
-        for name in ("toy", "toy-density", "toy-vae"):
-            result = invoke("train", name, "--out", root / name, "-q", *CPU)
-            assert result.exit_code == 0, result.output
-            _RUNS[name] = root / name
-    copies = tmp_path_factory.mktemp("copies")
-    return {k: Path(shutil.copytree(v, copies / k)) for k, v in _RUNS.items()}
+    return trained_copies(_RUNS, ("toy", "toy-density", "toy-vae"), tmp_path_factory)
 
 
-def tree(root: Path) -> dict[str, tuple[int, int] | None]:
-    return {str(p.relative_to(root)): None if p.is_dir() else (p.stat().st_size,
-                                                                p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*"))}
 
 
 def spy_on_generate(model) -> list[torch.Tensor]:

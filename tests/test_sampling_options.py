@@ -9,29 +9,23 @@ with guidance; default 1), from tests/toy_plugin/iterative.py, trained 2 steps o
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_runs import invoke, trained_copies, tree
 
 import gen
 from gen.capabilities import check_model_class
-from gen.cli.main import cli
 from gen.errors import UsageError
 from gen.report import collect, write
 from gen.sampling import generate_batches
 from gen.sampling_options import SamplingOptions, describe, file_tag
 
-CPU = ["--set", "train.device=cpu", "--set", "train.steps=2", "--set", "train.batch_size=16"]
 QUICK = ["--extractor", "toy-pixels", "--device", "cpu"]
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False,
-                              prog_name="gen")
 
 
 def iterative_plugins(plugins):
@@ -53,20 +47,9 @@ _RUNS: dict[str, Path] = {}
 @pytest.fixture
 def runs(plugins, tmp_path_factory) -> dict[str, Path]:
     """One trained run of each toy model, made once per session; each test gets copies."""
-    if not _RUNS:
-        root = tmp_path_factory.mktemp("sampling-runs")
-        for name in ("toy", "toy-iterative", "toy-iterative-cond"):
-            result = invoke("train", name, "--out", root / name, "-q", *CPU)
-            assert result.exit_code == 0, result.output
-            _RUNS[name] = root / name
-    copies = tmp_path_factory.mktemp("copies")
-    return {k: Path(shutil.copytree(v, copies / k)) for k, v in _RUNS.items()}
+    return trained_copies(_RUNS, ("toy", "toy-iterative", "toy-iterative-cond"), tmp_path_factory)
 
 
-def tree(root: Path) -> dict[str, tuple[int, int] | None]:
-    return {str(p.relative_to(root)): None if p.is_dir() else (p.stat().st_size,
-                                                                p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*"))}
 
 
 # --- the options object ---------------------------------------------------------------------------

@@ -183,6 +183,10 @@ def test_a_wgan_gp_spec_from_before_d_norm_still_loads():
     ("cgan", ["data.image_size=24"], ["data.image_size", "model.backbone"]),
     ("wgan", ["model.spectral_norm=true"], ["model.spectral_norm", "model.name"]),
     ("lsgan", ["model.backbone=transformer"], ["model.backbone"]),
+    # the stabilisers of gen_gan.regularizers and gen_gan.ada, refused where they make no sense
+    ("wgan", ["model.r1_gamma=1"], ["model.r1_gamma", "model.name"]),
+    ("dcgan", ["model.ada_target=0.6", "model.diffaugment=color"],
+     ["model.ada_target", "model.diffaugment"]),
 ])
 def test_a_backbone_that_cannot_serve_the_objective_is_a_spec_error(model, sets, fields,
                                                                      tmp_path):
