@@ -403,12 +403,18 @@ def scored_with(rows: list[Row]) -> str:
         return "the `lenet` extractor (no row was scored)"
     if len(hashes) != 1:
         return (f"features of {len(hashes)} different `lenet` extractors (see each row's hash "
-                "in bench/results-budget.json): scores of rows with different hashes are not "
+                "in the results file): scores of rows with different hashes are not "
                 "comparable")
     accuracy = next((r.scored_in["extractor_test_accuracy"] for r in rows
                      if "extractor_test_accuracy" in r.scored_in), "?")
     return (f"features of one `lenet` extractor for every row ({hashes[0]}, test accuracy "
             f"{accuracy})")
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the checkout where it lies in it (as the docs name files)."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def machine() -> str:
@@ -446,7 +452,7 @@ def sessions(rows: list[Row]) -> list[str]:
     return lines
 
 
-def write(rows: list[Row], meta: dict, path: Path) -> None:
+def write(rows: list[Row], meta: dict, path: Path, results: Path = RESULTS) -> None:
     threads = "thread" if meta["threads"] == 1 else "threads"
     ns = sorted({r.n for r in rows if r.n})
     n_text = " / ".join(map(str, ns)) or "?"
@@ -473,7 +479,7 @@ def write(rows: list[Row], meta: dict, path: Path) -> None:
         f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models and "
         "flows, importance-weighted for VAEs, an upper bound (`<=`, the variational bound) "
         "for ddpm; binarised and grey data are different data, so compare NLL only within one "
-        "data column. The figures are kept in bench/results-budget.json; rows come from these "
+        f"data column. The figures are kept in {shown_path(results)}; rows come from these "
         "sessions:",
         "",
         *sessions(rows),
@@ -557,7 +563,7 @@ def main() -> None:
     if args.render_only:
         if not kept:
             raise SystemExit(f"{results}: no rows to render")
-        write(kept, meta, Path(args.out))
+        write(kept, meta, Path(args.out), results)
         print(f"wrote {args.out} ({len(kept)} rows from {results})")
         return
     this = {"budget_s": args.budget, "space": args.space, "threads": args.threads}
@@ -601,7 +607,7 @@ def main() -> None:
     meta = {**this, "nll_limit": args.nll_limit, "iw_samples": args.iw_samples,
             "seed": args.seed}
     save_results(results, meta, merged)
-    write(merged, meta, Path(args.out))
+    write(merged, meta, Path(args.out), results)
     if args.json_out:
         save_results(Path(args.json_out), {**meta, **session}, rows)
     hashes = sorted({r.scored_in["extractor_hash"] for r in merged
