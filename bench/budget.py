@@ -10,11 +10,12 @@ part (1,000 images): FID, KID, precision and recall in one space for every row (
 default the grey 28x28 digits: one `lenet` extractor, trained once by gen and cached, before any
 row trains; every model's samples are converted to that shape), and, for a model with the "nll"
 capability (`gen list-models --json`), the NLL in bits/dim of the first ``--nll-limit`` test
-images of its own data (exact for autoregressive models and flows, importance-weighted with
-``--iw-samples`` for VAEs, the variational bound for ddpm; binarised and grey data give bits
-per dimension of different data, so compare NLL only within one data column). A step budget
-favours the cheap networks; a time budget asks which model gives the best samples for the same
-cost, which is what a user with one CPU and an afternoon wants to know.
+images of its own data (exact for autoregressive models, importance-weighted with
+``--iw-samples`` for VAEs and for flows' dequantisation, the variational bound for ddpm;
+binarised and grey data give bits per dimension of different data, so compare NLL only within
+one data column). A step budget favours the cheap networks; a time budget asks which model
+gives the best samples for the same cost, which is what a user with one CPU and an afternoon
+wants to know.
 
 A row is ``MODEL`` (its spec's networks) or, for the adversarial family, ``MODEL:BACKBONE`` or
 ``MODEL:BACKBONE:sn`` (``model.backbone``: mlp, dcgan or resnet; ``model.spectral_norm``).
@@ -476,9 +477,10 @@ def write(rows: list[Row], meta: dict, path: Path, results: Path = RESULTS) -> N
         "slightly negative). The binarised models draw black-and-white digits, scored as they "
         "are against grey digits, so their FID has a floor above zero (see docs/results.md's "
         "data rows). NLL is in bits per dimension of the model's own test data (the first "
-        f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models and "
-        "flows, importance-weighted for VAEs, an upper bound (`<=`, the variational bound) "
-        "for ddpm; binarised and grey data are different data, so compare NLL only within one "
+        f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models, "
+        "importance-weighted (K as `--iw-samples`) for VAEs and for flows (over their "
+        "dequantisation noise), an upper bound (`<=`, the variational bound) for ddpm; "
+        "binarised and grey data are different data, so compare NLL only within one "
         f"data column. The figures are kept in {shown_path(results)}; rows come from these "
         "sessions:",
         "",
