@@ -148,3 +148,40 @@ def problems(model, sets):
     with pytest.raises(SpecError) as err:
         specs.validate(discover().registry.get(model).spec_class(), {}, sets)
     return err.value.problems
+
+
+@pytest.mark.parametrize("model,sets,fields", [
+    ("wgan", ["model.r1_gamma=1"], ["model.r1_gamma", "model.name", "model.clip"]),
+    ("wgan", ["model.r2_gamma=1", "model.backbone=mlp"], ["model.r2_gamma", "model.name"]),
+    ("wgan-gp", ["model.r1_gamma=1"], ["model.r1_gamma", "model.gp_weight"]),
+    ("dcgan", ["model.r1_gamma=1", "model.d_norm=batch"], ["model.d_norm", "model.r1_gamma"]),
+    ("hinge", ["model.reg_every=16"], ["model.reg_every", "model.r1_gamma"]),
+    ("wgan-gp", ["model.ada_target=0.6"], ["model.ada_target", "model.name"]),
+    ("dcgan", ["model.ada_target=0.6", "model.diffaugment=color"],
+     ["model.ada_target", "model.diffaugment"]),
+])
+def test_a_combination_that_makes_no_sense_names_both_fields(model, sets, fields):
+    found = problems(model, sets)
+    text = " ".join(f"{path}: {message}" for path, message in found)
+    for field in fields:
+        assert field in text, (field, text)
+
+
+@pytest.mark.parametrize("setting,path", [
+    ("model.r1_gamma=-1", "model.r1_gamma"), ("model.r2_gamma=-0.5", "model.r2_gamma"),
+    ("model.reg_every=0", "model.reg_every"), ("model.lecam_weight=-1", "model.lecam_weight"),
+    ("model.lecam_decay=1", "model.lecam_decay"), ("model.ada_target=1", "model.ada_target"),
+    ("model.ada_target=0", "model.ada_target"), ("model.ada_interval=0", "model.ada_interval"),
+    ("model.conditioning=both", "model.conditioning"),
+])
+def test_every_new_field_is_validated_with_its_range(setting, path):
+    assert [p for p, _ in problems("hinge", [setting])] == [path]
+
+
+def test_what_makes_sense_is_accepted():
+    cls = discover().registry.get("wgan-gp").spec_class()
+    spec = specs.validate(cls, {}, ["model.gp_weight=0", "model.r1_gamma=1"])  # R1 replaces GP
+    assert spec.model.discriminator_norm == "layer"
+    dcgan = discover().registry.get("dcgan").spec_class()
+    spec = specs.validate(dcgan, {}, ["model.r1_gamma=1", "model.reg_every=16"])
+    assert spec.model.discriminator_norm == "layer"  # batch norm is not the default under R1
