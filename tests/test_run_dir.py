@@ -304,6 +304,25 @@ def test_the_lock_names_its_holder_and_dies_with_it(tmp_path):
     RunLock(path).acquire().release()  # a killed holder leaves no stale lock
 
 
+def test_a_momentary_probe_is_not_taken_for_a_holder(tmp_path):
+    """`check_free` takes the lock for an instant; a writer acquiring at that instant (rank 0
+    while rank 1 checks the folder under --nproc) must wait it out, not report the lock's last
+    writer as a live holder."""
+    import fcntl
+    import threading
+
+    path = tmp_path / ".lock"
+    RunLock(path).acquire().release()  # a previous writer's pid stays in the file
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the probe, held for 0.1 s
+    threading.Timer(0.1, os.close, [fd]).start()
+    RunLock(path).acquire().release()
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    threading.Timer(0.1, os.close, [fd]).start()
+    RunLock(path).check_free()  # two probes at once: neither reports a holder
+
+
 def test_claim_removes_orphans_of_killed_writes_and_keeps_everything_else(tmp_path):
     run = RunDir(tmp_path / "run")
     run.samples.mkdir(parents=True)

@@ -5,6 +5,11 @@ the process that holds it: a killed run never leaves a stale lock behind. The ho
 pid and host into the file, for the error the next writer sees. Readers (`gen sample`,
 `gen evaluate`) never take it.
 
+`check_free` tests the lock by taking it for an instant, so a writer starting at that instant
+(rank 0 while the other ranks check the folder, under `gen train --nproc`) would read that
+probe as a holder: both therefore retry for `PATIENCE` seconds before they call the lock held.
+A real holder holds it for a whole training run; a probe for microseconds.
+
 Hand-written rather than `filelock` (installed with torch): depending on its version filelock
 truncates or unlinks the lock file, which would lose the holder's pid, and on file systems
 without ``flock`` it falls back to a lock file that outlives a killed process.
@@ -15,9 +20,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 from gen.errors import RunLockedError, WriteError
+
+PATIENCE = 0.5  # seconds a busy lock is retried before it counts as held
 
 if sys.platform == "win32":  # pragma: no cover - CI runs on Linux
     import msvcrt
@@ -81,8 +89,10 @@ class RunLock:
             os.close(fd)
 
     def _take(self, fd: int) -> None:
+        deadline = time.monotonic() + PATIENCE
         try:
-            locked = _try_lock(fd)
+            while not (locked := _try_lock(fd)) and time.monotonic() < deadline:
+                time.sleep(0.01)
         except OSError as exc:  # ENOLCK, EOPNOTSUPP: a file system without locks
             raise WriteError(self.path, exc, hint="the file system of the run folder does not "
                              "support file locks; put the run on a local disk") from None
