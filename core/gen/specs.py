@@ -89,6 +89,13 @@ class ModelSpec(StrictSpec):
         older runs still load and resume (gen-gan moves ``model.ema_decay`` to ``train.ema``)."""
         return raw
 
+    def needs_labels(self) -> str | None:
+        """The field that makes this model train on class labels, where a spec field does
+        (gen-gan's ``model.conditioning``), as ``"FIELD=VALUE"``; None otherwise. A model
+        registered as conditional needs them whatever this says. Asked before any data is
+        decoded, so unlabelled data is refused before the run starts."""
+        return None
+
     def check_data(self, data: DataSpec) -> list[tuple[str, str]]:
         """Problems with combining this model and ``data`` (or fields of the model with each
         other), as (dotted path, message) pairs."""

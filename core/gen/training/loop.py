@@ -144,8 +144,11 @@ class Trainer:
     def _data_and_model(self, device: torch.device, world: World | None
                         ) -> tuple[DataInfo, BatchStream | StreamedBatches, Model]:
         seed_everything(self.spec.train.seed)
+        why = None if self.info.conditional else self.spec.model.needs_labels()
+        conditional = f"{self.info.name} with {why}" if why else (
+            self.info.name if self.info.conditional else None)
         info, stream = training_data(self.spec.data, self.spec.train, device, world, self._say,
-                                     conditional=self.info.name if self.info.conditional else None)
+                                     conditional=conditional)
         with self._plugin_code("__init__"):
             model = build_model(self.info, self.spec, info).to(device)
         if self.spec.train.ema is not None:  # a copy of the weights as built, before compiling

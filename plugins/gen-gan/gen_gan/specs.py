@@ -132,6 +132,9 @@ class AdversarialSpec(gen.ModelSpec):
             return "model.r1_gamma"
         return "model.r2_gamma" if self.r2_gamma > 0 else None
 
+    def needs_labels(self) -> str | None:
+        return None if self.conditioning == "none" else f"model.conditioning={self.conditioning}"
+
     def check_data(self, data: gen.DataSpec) -> list[tuple[str, str]]:
         """The backbone against data.image_size, and the discriminator's normalisation
         against the objective."""

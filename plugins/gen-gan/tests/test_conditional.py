@@ -98,8 +98,13 @@ def test_cli_rejects_an_out_of_range_label(cgan_run):
     assert "10 is out of range" in result.output and "0..9" in result.output
 
 
-@pytest.mark.parametrize("name", ["cgan", "acgan"])
-def test_training_on_unlabelled_images_is_refused(name, tmp_path):
+@pytest.mark.parametrize(("name", "extra", "said"), [
+    ("cgan", [], "cgan"), ("acgan", [], "acgan"),
+    ("hinge", ["--set", "model.conditioning=projection"],
+     "hinge with model.conditioning=projection"),
+])
+def test_training_on_unlabelled_images_is_refused(name, extra, said, tmp_path):
+    """Refused when the data is opened, before any model is built or folder written."""
     from PIL import Image
 
     folder = tmp_path / "images"
@@ -110,11 +115,11 @@ def test_training_on_unlabelled_images_is_refused(name, tmp_path):
     result = CliRunner().invoke(cli, [
         "train", name, "--set", "data.dataset=image-folder", "--set", f"data.root={folder}",
         "--set", "data.image_size=8", "--set", "train.device=cpu", "--out", str(out), "-q",
-    ])
+        *extra])
     assert result.exit_code == 1, result.output
-    assert f"{name} is conditional and needs class labels" in result.output
+    assert f"{said} is conditional and needs class labels" in result.output
     assert "Traceback" not in result.output
-    assert not (out / "checkpoints").exists()
+    assert not out.exists()
 
 
 def test_acgan_classifier_head_learns_the_digits():
