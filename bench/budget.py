@@ -18,7 +18,11 @@ gives the best samples for the same cost, which is what a user with one CPU and 
 wants to know.
 
 A row is ``MODEL`` (its spec's networks) or, for the adversarial family, ``MODEL:BACKBONE`` or
-``MODEL:BACKBONE:sn`` (``model.backbone``: mlp, dcgan or resnet; ``model.spectral_norm``).
+``MODEL:BACKBONE:sn`` (``model.backbone``: mlp, dcgan or resnet; ``model.spectral_norm``),
+followed by any number of ``+SETTING``: a spec override ``+FIELD=VALUE`` (as ``--set`` takes
+it) or one of the named recipes of ``RECIPES`` (``+r1``, ``+ema``, ``+ada``, ``+lecam``,
+``+small`` ...), e.g. ``hinge:mlp+r1+ema+train.lr_schedule.total_steps=4000``; the table's
+settings column lists them.
 Each row records the steps it reached, its mean images/s, the whole `gen train` wall time and
 its scores, with the exact commands that reproduce it. Rows run one at a time, or ``--jobs`` at
 once (each with ``--threads`` threads): concurrent rows share the machine, a row's evaluation
@@ -79,6 +83,17 @@ ADVERSARIAL_ROWS = [
     "gan:mlp:sn", "dcgan:dcgan:sn", "dcgan:resnet:sn",
     "wgan-gp:mlp:sn", "wgan-gp:dcgan:sn", "wgan-gp:resnet:sn",
 ]
+# Named settings a row can add with +NAME: the stabilisers of issue 22 at the values the docs
+# suggest for small images and short runs.
+RECIPES = {
+    "r1": ["model.r1_gamma=0.1", "model.reg_every=16"],  # docs/quickstart.md's example
+    "ema": ["train.ema.decay=0.999"],
+    "cosine": ["train.lr_schedule.name=cosine", "train.lr_schedule.final=0.1"],
+    "ada": ["model.ada_target=0.6", "model.ada_kimg=100"],  # kimg: lower for short runs
+    "lecam": ["model.lecam_weight=0.3"],  # Tseng et al.'s BigGAN value
+    "projection": ["model.conditioning=projection"],
+    "small": ["data.limit=1000"],  # the data-efficient setting
+}
 NEW_ROWS = ["ddpm", "flow-matching", "vae", "cvae", "pixelcnn", "gated-pixelcnn", "row-lstm",
             "diagonal-bilstm", "realnvp", "glow"]
 DEFAULT_ROWS = ADVERSARIAL_ROWS + NEW_ROWS
@@ -97,10 +112,11 @@ SHARED = ("budget_s", "space", "threads")
 
 @dataclass
 class Row:
-    entry: str  # as given to --rows: MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn
+    entry: str  # as given to --rows: MODEL[:BACKBONE[:sn]][+SETTING...]
     model: str
     backbone: str | None = None  # adversarial rows only (model.backbone)
     spectral_norm: bool = False
+    settings: list[str] = field(default_factory=list)  # +SETTING parts, recipes by name
     kind: str = ""  # the model's family, from `gen list-models`
     data: str = ""  # e.g. "32x32 grey", "32x32 binarised (static)"
     steps: int | None = None
@@ -126,8 +142,14 @@ class Row:
 
     @property
     def run_name(self) -> str:
-        return "_".join([self.model, *([self.backbone] if self.backbone else []),
-                         *(["sn"] * self.spectral_norm)])
+        name = "_".join([self.model, *([self.backbone] if self.backbone else []),
+                         *(["sn"] * self.spectral_norm), *self.settings])
+        return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+    @property
+    def overrides(self) -> list[str]:
+        """The row's settings as `--set` arguments, recipes expanded."""
+        return [a for s in self.settings for o in RECIPES.get(s, [s]) for a in ("--set", o)]
 
     @property
     def failed(self) -> bool:
@@ -143,11 +165,17 @@ class Row:
 
 
 def parse_row(entry: str) -> Row:
-    parts = entry.split(":")
+    network, *settings = entry.split("+")
+    parts = network.split(":")
     if not 1 <= len(parts) <= 3 or not all(parts) or parts[2:] not in ([], ["sn"]):
-        raise SystemExit(f"--rows takes MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn, "
-                         f"got {entry!r}")
-    return Row(entry, parts[0], parts[1] if len(parts) > 1 else None, len(parts) == 3)
+        raise SystemExit(f"--rows takes MODEL, MODEL:BACKBONE or MODEL:BACKBONE:sn, each "
+                         f"followed by any +SETTING, got {entry!r}")
+    unknown = [s for s in settings if s not in RECIPES and "=" not in s]
+    if unknown:
+        raise SystemExit(f"--rows {entry!r}: {', '.join(unknown)} is neither FIELD=VALUE nor "
+                         f"a recipe ({', '.join(RECIPES)})")
+    return Row(entry, parts[0], parts[1] if len(parts) > 1 else None, len(parts) == 3,
+               settings)
 
 
 def parse_budget(text: str) -> float:
@@ -240,6 +268,7 @@ def row_commands(row: Row, args, out: Path, info: dict, data: list[str]) -> list
         network += ["--set", f"model.backbone={row.backbone}"]
     if row.spectral_norm:
         network += ["--set", "model.spectral_norm=true"]
+    network += row.overrides
     common = ["--seed", str(args.seed), "--device", "cpu", "--json"]
     commands = [
         gen("train", row.model, "--out", str(out), "-q", *network,
@@ -362,7 +391,8 @@ def table_line(row: Row, rank: int | None = None, bold: bool = False) -> str:
         bound = "<= " if "bound" in row.nll_estimator else ""
         nll = f"{bound}{row.bits_per_dim:.3f}"
     return (f"| {'' if rank is None else rank} | {row.model} | {row.kind} | "
-            f"{row.backbone or ''} | {'yes' if row.spectral_norm else ''} | {row.data} | "
+            f"{row.backbone or ''} | {'yes' if row.spectral_norm else ''} | "
+            f"{' '.join(row.settings)} | {row.data} | "
             f"{row.steps or ''} | {fmt(row.images_per_s, 0)} | {fid} | "
             f"{fmt(row.scores.get('kid'), 2)} | {fmt(row.scores.get('precision'), 3)} | "
             f"{fmt(row.scores.get('recall'), 3)} | {nll} | {note} |")
@@ -371,9 +401,9 @@ def table_line(row: Row, rank: int | None = None, bold: bool = False) -> str:
 def table(rows: list[Row]) -> list[str]:
     ordered = leaderboard(rows)
     best = best_fid(ordered)
-    return ["| rank | model | family | backbone | spectral norm | data | steps | images/s | "
-            "FID | KID | precision | recall | NLL bits/dim | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    return ["| rank | model | family | backbone | spectral norm | settings | data | steps | "
+            "images/s | FID | KID | precision | recall | NLL bits/dim | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *(table_line(r, None if r.failed else i + 1, i in best)
               for i, r in enumerate(ordered))]
 
@@ -453,14 +483,27 @@ def sessions(rows: list[Row]) -> list[str]:
     return lines
 
 
+def recipes_used(rows: list[Row]) -> list[str]:
+    """What each named setting of the settings column sets."""
+    used = [name for name in RECIPES if any(name in r.settings for r in rows)]
+    if not used:
+        return []
+    return ["The settings column's names stand for these overrides (`--set`); any other entry "
+            "there is an override as written:", "",
+            *(f"- `{name}`: " + ", ".join(f"`{o}`" for o in RECIPES[name]) for name in used),
+            ""]
+
+
 def write(rows: list[Row], meta: dict, path: Path, results: Path = RESULTS) -> None:
     threads = "thread" if meta["threads"] == 1 else "threads"
     ns = sorted({r.n for r in rows if r.n})
     n_text = " / ".join(map(str, ns)) or "?"
+    across = ("One leaderboard across families: every model" if len({r.kind for r in rows}) > 1
+              else "Every row")
     lines = [
         "# Results: quality at a fixed wall-clock budget",
         "",
-        "One leaderboard across families: every model trained on the bundled MNIST (its "
+        f"{across} trained on the bundled MNIST (its "
         f"9,000-image `train` part, at {IMAGE_SIZE}x{IMAGE_SIZE}; binarised for the models "
         "whose spec binarises, as the data column says) for the same wall-clock budget of "
         f"{seconds(meta['budget_s'])} s of training (`train.max_time`), on the CPU with "
@@ -485,6 +528,7 @@ def write(rows: list[Row], meta: dict, path: Path, results: Path = RESULTS) -> N
         "sessions:",
         "",
         *sessions(rows),
+        *recipes_used(rows),
         *tables(rows),
         "",
         "## Reproduce a row",
@@ -554,6 +598,8 @@ def main() -> None:
     ap.add_argument("--collect", action="store_true",
                     help="train nothing: rebuild the rows from their run folders under --runs "
                     "(a bench stopped part-way keeps the rows it finished)")
+    ap.add_argument("--note", help="a sentence recorded with this session's rows (e.g. what "
+                    "else shared the machine)")
     ap.add_argument("--measured-by", metavar="COMMAND", help="with --collect: the command "
                     "that trained and scored the rows, recorded as their session's command")
     args = ap.parse_args()
@@ -603,6 +649,8 @@ def main() -> None:
     if args.collect:
         session.update(command=args.measured_by or command, wall_s=None,
                        note=f"rows collected from their run folders by `{command}`")
+    if args.note:
+        session["note"] = " ".join(filter(None, [session.get("note"), args.note]))
     for r in rows:
         r.measured = session
     merged = merge(kept, rows)
