@@ -483,6 +483,18 @@ def sessions(rows: list[Row]) -> list[str]:
     return lines
 
 
+def nll_text(meta: dict) -> str:
+    """What the NLL column holds, where the rows were scored on it."""
+    if not meta.get("nll_limit", 1):
+        return " No NLL was measured (`--nll-limit 0`)."
+    return (" NLL is in bits per dimension of the model's own test data (the first "
+            f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models, "
+            "importance-weighted (K as `--iw-samples`) for VAEs and for flows (over their "
+            "dequantisation noise), an upper bound (`<=`, the variational bound) for ddpm; "
+            "binarised and grey data are different data, so compare NLL only within one data "
+            "column.")
+
+
 def recipes_used(rows: list[Row]) -> list[str]:
     """What each named setting of the settings column sets."""
     used = [name for name in RECIPES if any(name in r.settings for r in rows)]
@@ -519,13 +531,8 @@ def write(rows: list[Row], meta: dict, path: Path, results: Path = RESULTS) -> N
         "with Inception-based numbers from papers; KID is the unbiased estimate (it can be "
         "slightly negative). The binarised models draw black-and-white digits, scored as they "
         "are against grey digits, so their FID has a floor above zero (see docs/results.md's "
-        "data rows). NLL is in bits per dimension of the model's own test data (the first "
-        f"{meta.get('nll_limit', '?')} test images): exact for autoregressive models, "
-        "importance-weighted (K as `--iw-samples`) for VAEs and for flows (over their "
-        "dequantisation noise), an upper bound (`<=`, the variational bound) for ddpm; "
-        "binarised and grey data are different data, so compare NLL only within one "
-        f"data column. The figures are kept in {shown_path(results)}; rows come from these "
-        "sessions:",
+        f"data rows).{nll_text(meta)} The figures are kept in {shown_path(results)}; rows "
+        "come from these sessions:",
         "",
         *sessions(rows),
         *recipes_used(rows),
