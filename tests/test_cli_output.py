@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
+from pathlib import Path
 
 import click
 import numpy as np
@@ -34,7 +36,9 @@ def train_toy(run, name="toy", *overrides):
 
 # --- 1. progress lines without a terminal ----------------------------------------------------
 
-LINE = re.compile(r"^step (\d+)/6  d_loss \S+  g_loss \S+  \d+ img/s  ETA \d+:\d\d:\d\d$")
+CLOCK = r"\d+:\d\d:\d\d"
+LINE = re.compile(rf"^step (\d+)/6  d_loss \S+  g_loss \S+  \d+ img/s  "
+                  rf"elapsed {CLOCK}  ETA {CLOCK}$")
 
 
 def test_training_without_a_terminal_prints_a_line_every_log_step(gen_cli, tmp_path):
@@ -54,7 +58,60 @@ def test_progress_line_counts_the_eta_from_the_step_resumed_at():
         view.status({"step": 200, "d_loss": 0.693147, "grad_norm/generator": 3.0,
                      "images_per_s": 812.4, "elapsed_s": 10.0})
     # 100 steps in 10 s since the resume at step 100: 800 steps left take 80 s
-    assert out.getvalue() == "step 200/1000  d_loss 0.693  812 img/s  ETA 0:01:20\n"
+    assert out.getvalue() == ("step 200/1000  d_loss 0.693  812 img/s  elapsed 0:00:10  "
+                              "ETA 0:01:20\n")
+
+
+@pytest.mark.parametrize("max_time, eta", [(30.0, "0:00:20 (train.max_time)"),
+                                           (3600.0, "0:01:20"), (5.0, "0:00:00 (train.max_time)")])
+def test_the_eta_is_the_earlier_of_the_steps_and_max_time(max_time, eta):
+    out = io.StringIO()
+    with ProgressView(1000, 100, Console(file=out), enabled=True, max_time=max_time) as view:
+        view.status({"step": 200, "d_loss": 0.5, "elapsed_s": 10.0})
+    assert out.getvalue() == f"step 200/1000  d_loss 0.5  elapsed 0:00:10  ETA {eta}\n"
+
+
+def test_the_bar_shows_elapsed_time_and_an_eta_within_max_time():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system=None)
+    with ProgressView(1000, 0, console, enabled=True, max_time=0.0) as view:
+        view.advance(1)
+    assert re.search(r"elapsed 0:00:00  ETA 0:00:00 \(train.max_time\)", out.getvalue())
+
+
+def test_each_evaluation_prints_its_score_with_the_step_and_how_it_was_measured():
+    out = io.StringIO()
+    fid = {"metric": "fid", "value": 307.61, "step": 500, "images": 500, "real_images": 1000,
+           "generated_images": 500, "extractor": "lenet"}
+    nll = {"metric": "nll", "value": 81.234, "step": 1000, "images": 10000,
+           "bits_per_dim": 0.1494}
+    coverage = {"classes_covered": 9, "num_classes": 10}
+    with ProgressView(1000, 0, Console(file=out), enabled=True) as view:
+        view.score(fid, coverage, best=True)
+        view.score(nll, None, best=False)
+    assert out.getvalue().splitlines() == [
+        "step 500/1000  eval fid 307.6 (n 500, real 1000, lenet)  classes 9/10  new best",
+        "step 1000/1000  eval nll 81.23 (0.1494 bits/dim, n 10000)"]
+    quiet = io.StringIO()
+    with ProgressView(1000, 0, Console(file=quiet), enabled=False) as view:
+        view.score(nll, None, best=True)
+    assert quiet.getvalue() == ""
+
+
+def test_a_piped_training_log_has_each_evaluations_score(gen_cli, tmp_path):
+    sets = [a for o in ("train.steps=4", "train.eval_every=2", "train.eval_metric=nll",
+                        "train.eval_n=100", "train.log_every=2", "train.device=cpu")
+            for a in ("--set", o)]
+    result = gen_cli("train", "toy-density", "--out", str(tmp_path / "run"), *sets)
+    assert result.returncode == 0, result.stderr
+    score = re.compile(r"^step (\d)/4  eval nll (\S+) \((\S+) bits/dim, n (\d+)\)")
+    shown = [m.groups() for m in map(score.match, result.stderr.splitlines()) if m]
+    logged = [json.loads(x)["evaluation"] for x in (tmp_path / "run" / "metrics.jsonl")
+              .read_text().splitlines() if "evaluation" in x]
+    assert [(int(s), float(v), float(b), int(n)) for s, v, b, n in shown] == [
+        (r["step"], pytest.approx(r["value"], rel=1e-3), pytest.approx(r["bits_per_dim"], rel=1e-3),
+         r["images"]) for r in logged], result.stderr
+    assert [r["step"] for r in logged] == [2, 4]
 
 
 # --- 2. piped tables print whole -------------------------------------------------------------
@@ -71,6 +128,46 @@ def test_piped_tables_print_every_row_whole(command):
         line = next(x for x in out.stdout.splitlines() if x.split()[0] == "gated-pixelcnn")
         assert line.rstrip().endswith("optionally class-conditional (van den Oord et al. 2016)")
         assert len(line.rstrip()) > 80
+
+
+
+FORK = """import gen
+
+
+@gen.hookimpl
+def gen_register_models(register):
+    register(name="dcgan", kind="adversarial", spec="toy_plugin:ToySpec",
+             model="toy_plugin.model:Toy",
+             summary="A second dcgan, so that gen-gan's must be typed as gen-gan:dcgan")
+"""
+
+
+def test_an_80_column_terminal_shows_every_name_whole_and_folds_summaries(tmp_path):
+    (tmp_path / "second_dcgan.py").write_text(FORK)  # a plugin contesting gen-gan's dcgan
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(GEN_PLUGINS="second_dcgan", NO_COLOR="1",
+               PYTHONPATH=os.pathsep.join([str(tmp_path), str(Path(__file__).parent)]))
+
+    def gen(*args, **extra):
+        out = subprocess.run([sys.executable, "-m", "gen", "list-models", *args],
+                             env={**env, **extra}, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    models = json.loads(gen("--json"))
+    owners = Counter(m["name"] for m in models)
+    assert owners["dcgan"] == 2
+    typed = [f"{m['plugin']}:{m['name']}" if owners[m["name"]] > 1 else m["name"]
+             for m in models]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", gen(COLUMNS="80", TTY_COMPATIBLE="1"))  # a terminal
+    lines = shown.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert "…" not in shown
+    words = [line.split() for line in lines]
+    missing = [name for name in typed if not any(name in w for w in words)]
+    assert not missing, shown
+    flat = " ".join(shown.split())
+    assert all(" ".join(m["summary"].split()) in flat for m in models), shown
 
 
 # --- 3. TensorBoard gets the sample grids and the evaluation scores --------------------------

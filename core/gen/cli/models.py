@@ -4,6 +4,7 @@ torch (a model's capabilities are read from its class); the others stay cheap.""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import click
 from rich.console import Console
@@ -14,6 +15,7 @@ from gen import specs
 from gen.cli.output import stdout_console
 from gen.errors import GenError, UsageError
 from gen.plugins import get_plugins
+from gen.registry import ModelInfo
 
 
 def _warn_broken(console: Console) -> None:
@@ -53,6 +55,60 @@ def _capability_text(caps: list[str], samplers: dict | None) -> str:
                      for c in caps)
 
 
+_HEADERS = ("name", "plugin", "kind", "conditional", "capabilities", "summary")
+_SUMMARY_MIN = 40  # columns: below this a summary is folded in the narrow layout instead
+
+
+@dataclass
+class _ModelRow:
+    """What `gen list-models` shows of a model. ``name`` is the name a user types (PLUGIN:MODEL
+    where two plugins register it)."""
+
+    name: str
+    info: ModelInfo
+    capabilities: Text  # "broken (below)" in red for a class that cannot be loaded
+
+    def cells(self) -> tuple[str, ...]:
+        """The cells of the wide table but the summary."""
+        m = self.info
+        return (self.name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
+                self.capabilities.plain)
+
+
+def _models_table(rows: list[_ModelRow], width: int) -> Table:
+    """One line per model where the terminal is wide enough for every column but the summary
+    (which folds) and whole when piped, so ``gen list-models | grep`` finds every field;
+    else `_narrow_table`."""
+    fixed = sum(max(len(h), *(len(r.cells()[i]) for r in rows)) + 2
+                for i, h in enumerate(_HEADERS[:-1]))
+    if fixed + _SUMMARY_MIN + 2 > width:
+        return _narrow_table(rows)
+    table = Table(*_HEADERS[:-1], box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    table.add_column(_HEADERS[-1], overflow="fold")
+    for r in rows:
+        table.add_row(*r.cells()[:-1], r.capabilities, Text(r.info.summary))
+    return table
+
+
+def _narrow_table(rows: list[_ModelRow]) -> Table:
+    """A terminal too narrow for one line per model: the name whole (it is what `gen train`
+    takes), beside its plugin, kind, summary and capabilities, each folded."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column("name", no_wrap=True)
+    table.add_column("about", overflow="fold")
+    for i, r in enumerate(rows):
+        m = r.info
+        about = Text(f"{m.plugin} {m.version}, {m.kind}, "
+                     f"{'conditional' if m.conditional else 'unconditional'}\n{m.summary}\n")
+        about.append("capabilities: ", style="dim").append_text(r.capabilities)
+        if i:
+            table.add_row()  # a blank line between models
+        table.add_row(Text(r.name, style="bold"), about)
+    return table
+
+
 @click.command("list-models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_models(as_json: bool) -> None:
@@ -69,21 +125,20 @@ def list_models(as_json: bool) -> None:
                                 "error": found[m.qualified][2]} for m in models], indent=2))
         return
     contested = registry.contested()
-    table = Table("name", "plugin", "kind", "conditional", "capabilities", "summary", box=None)
+    rows = []
     for m in models:
-        name = m.qualified if m.name in contested else m.name
         caps, samplers, _ = found[m.qualified]
-        table.add_row(name, f"{m.plugin} {m.version}", m.kind, "yes" if m.conditional else "no",
-                      Text(_capability_text(caps, samplers) if caps is not None
-                           else "broken (below)",
-                           style="" if caps is not None else "red"), Text(m.summary))
+        text = (Text("broken (below)", style="red") if caps is None
+                else Text(_capability_text(caps, samplers)))
+        rows.append(_ModelRow(m.qualified if m.name in contested else m.name, m, text))
+    console = stdout_console()
     if models:
-        stdout_console().print(table)
+        console.print(_models_table(rows, console.width))
     elif plugins.broken:
-        stdout_console().print(f"no models available: {len(plugins.broken)} plugin(s) could "
-                               "not be loaded (below; `gen plugins` says why)")
+        console.print(f"no models available: {len(plugins.broken)} plugin(s) could "
+                      "not be loaded (below; `gen plugins` says why)")
     else:
-        stdout_console().print("no models installed (try `pip install gen-gan`)")
+        console.print("no models installed (try `pip install gen-gan`)")
     err = Console(stderr=True)
     for qualified, (_, _, error) in found.items():
         if error:

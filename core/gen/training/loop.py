@@ -171,7 +171,7 @@ class Trainer:
         contract of `Model.train_step`."""
         tr = self.spec.train
         with stop_requests() as stop, ProgressView(
-            tr.steps, s.step, self.console, self.show_progress and s.main
+            tr.steps, s.step, self.console, self.show_progress and s.main, tr.max_time
         ) as view:
             meter = Throughput(s.stream)
             first = s.step
@@ -222,7 +222,7 @@ class Trainer:
         if s.main and step % tr.sample_every == 0:
             self._sample(s)
         if s.evaluator is not None and step % tr.eval_every == 0:
-            self._evaluate(s)
+            self._evaluate(s, view)
         if checkpoint_now:
             self._checkpoint(s)
 
@@ -264,20 +264,22 @@ class Trainer:
             payload["rng_ranks"] = ranks
         s.checkpoint = save_checkpoint(self.run, s.step, payload, self.spec.train.keep_checkpoints)
 
-    def _evaluate(self, s: Session) -> None:
-        """Score the weights of this step (their average, with ``train.ema``); keep them as
-        best.pt if they beat the best so far."""
+    def _evaluate(self, s: Session, view: ProgressView) -> None:
+        """Score the weights of this step (their average, with ``train.ema``), show the score
+        and keep them as best.pt if they beat the best so far."""
         with (self._plugin_code(f"the evaluation at step {s.step}", s),
               s.model.sampling_weights()):
             record = s.evaluator.evaluate(s.model, s.step)
             coverage = s.evaluator.measure_coverage(s.model)
         s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
                      "evaluation": record})
+        improves = s.evaluator.improves(record["value"])
+        view.score(record, coverage, improves)
         if coverage is not None:
             line = {"step": s.step, "coverage": coverage}
             s.log.write(line)
             self._health(s, s.health.observe(line))
-        if s.evaluator.improves(record["value"]):
+        if improves:
             s.evaluator.best = record["value"]
             best = {k: record[k] for k in ("metric", "value", "step", "seed")}
             best.update({k: record[k] for k in ("extractor", "extractor_hash") if k in record})
