@@ -60,7 +60,8 @@ def example(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install(*TORCH)
     session.install(".", *(f"plugins/{p}" for p in PLUGINS))
-    # What bench/diffusion.py compares against: the bench's dependency, never gen's.
-    session.install("diffusers")
+    # What bench/diffusion.py and bench/prc.py compare against: the bench's dependencies,
+    # never gen's.
+    session.install("diffusers", "torch-fidelity")
     for script in sorted(Path("bench").glob("[!_]*.py")):
         session.run("python", str(script), *session.posargs)

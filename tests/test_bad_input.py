@@ -239,12 +239,12 @@ def test_encode_out_of_the_wrong_kind_is_an_error_line_too(toy_run):
 
 
 def test_ctrl_c_outside_training_exits_130(toy_run, monkeypatch):
-    import gen.run.handle
+    import gen.handle
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gen.run.handle.Run, "sample_batches", interrupted)
+    monkeypatch.setattr(gen.handle.Run, "sample_batches", interrupted)
     assert_fails(invoke("sample", toy_run, "--device", "cpu"), 130, "error: interrupted")
 
 

@@ -6,8 +6,8 @@ Skipped without a CUDA device (CI has none); bench/gpu_check.py and these run on
 import pytest
 import torch
 
+from gen.handle import Run
 from gen.run.checkpoints import load_checkpoint
-from gen.run.handle import Run
 from gen.testing.kit import tiny_spec, train_tiny
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -21,7 +21,7 @@ from gen.errors import UsageError
 from gen.evaluation.evaluate import default_metrics
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
 from gen.evaluation.metrics.probe import linear_probe_accuracy
-from gen.run.handle import load_run
+from gen.handle import load_run
 from gen.specs import DataSpec
 
 NO_LIKELIHOOD = "needs log_prob and likelihood; 'toy' has no log_prob and no likelihood"

@@ -333,7 +333,7 @@ def test_the_sweep_catches_an_escaping_exception(world, monkeypatch):
     """The checker itself: an exception that is not a GenError fails the example."""
     copy, _ = world
     run = copy("toy")
-    monkeypatch.setattr("gen.run.handle.Run.sample_batches",
+    monkeypatch.setattr("gen.handle.Run.sample_batches",
                         lambda *a, **k: (_ for _ in ()).throw(IndexError("boom")))
     with pytest.raises(AssertionError, match="exit 1"):
         check(invoke("sample", run, "--device", "cpu"))

@@ -19,8 +19,8 @@ import gen
 import gen.plugins
 from gen.cli.main import cli
 from gen.errors import AmbiguousNameError, CheckpointError, TrainingError, UnknownModelError
+from gen.handle import Run
 from gen.plugins import Plugins, discover
-from gen.run.handle import Run
 from gen.run.layout import RunDir
 from gen.testing import ModelConformance
 from gen.training.loop import Trainer

@@ -134,8 +134,8 @@ def test_options_for_metrics_that_draw_nothing_are_refused(runs):
     before = tree(run)
     result = invoke("evaluate", run, "--metrics", "nll", "--steps", "4", "--device", "cpu")
     assert result.exit_code == 2
-    assert ("error: --steps applies to drawn samples (fid, kid, precision, recall); nll draw "
-            "none") in result.output
+    assert ("error: --steps applies to drawn samples (fid, kid, precision, recall, is); nll "
+            "draw none") in result.output
     assert tree(run) == before
 
 

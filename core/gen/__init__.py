@@ -31,9 +31,9 @@ from gen.specs import DataSpec, ModelSpec, OptimizerSpec, RunSpec, TrainSpec
 
 if TYPE_CHECKING:
     from gen.data.batch import Batch, NextBatch
+    from gen.handle import Run, load_run
     from gen.model import AdversarialModel, Model
     from gen.report import write_report
-    from gen.run.handle import Run, load_run
     from gen.training.api import train
 
 __all__ = [
@@ -77,8 +77,8 @@ _LAZY = {
     "Model": "gen.model",
     "Batch": "gen.data.batch",
     "NextBatch": "gen.data.batch",
-    "Run": "gen.run.handle",
-    "load_run": "gen.run.handle",
+    "Run": "gen.handle",
+    "load_run": "gen.handle",
     "train": "gen.training.api",
     "write_report": "gen.report",
 }

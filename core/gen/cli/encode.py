@@ -29,7 +29,7 @@ def encode(run_dir: str, split: str, out: str, limit: int | None, checkpoint: st
     import numpy as np
 
     from gen.fileio import atomic_write
-    from gen.run.handle import load_run
+    from gen.handle import load_run
 
     z, labels = load_run(run_dir, checkpoint, device).encode(split, limit, batch_size)
     arrays = {"z": z.float().numpy()}

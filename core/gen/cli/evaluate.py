@@ -1,5 +1,5 @@
 """gen evaluate RUN_DIR: score a checkpoint against reference images (likelihoods, linear probe,
-FID, KID, precision and recall)."""
+FID, KID, precision and recall, Inception Score)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,22 @@ from rich.table import Table
 
 from gen.cli.options import checkpoint_option, device_option, sampling_options
 from gen.cli.output import stdout_console
+from gen.evaluation.conventions import CONVENTIONS, DEFAULT_CONVENTION
 from gen.plugins import get_plugins
 from gen.sampling_options import SamplingOptions, describe
 
 METRIC_HELP = (
     "Comma-separated: nll (exact, or importance-weighted for VAEs), elbo, probe, and for any "
-    "model that samples fid, kid, precision, recall. Default: what the model supports (fid, "
-    "kid, precision, recall; nll for density models; elbo for lower-bound ones)."
+    "model that samples fid, kid, precision, recall, is (Inception Score: needs an extractor "
+    "with class logits, e.g. inception). Default: what the model supports (fid, kid, "
+    "precision, recall; nll for density models; elbo for lower-bound ones)."
+)
+CONVENTION_HELP = (
+    "How images reach an extractor of a fixed input size (inception: 299x299): "
+    "'torch-fidelity' (uint8 images resized inside, TensorFlow 1.x bilinear, as the original "
+    "FID code) or 'clean-fid' (PIL bicubic on float values, Parmar et al. 2022). Recorded with "
+    "every score. For numbers comparable with published tables: --extractor inception and the "
+    "table's convention, e.g. --fid-convention clean-fid."
 )
 SPACE_HELP = (
     "Where fid/kid/precision/recall are computed: 'run' (the run's own data and an extractor "
@@ -39,7 +48,9 @@ SPACE_HELP = (
               "reference images).")
 @click.option("--space", default="run", show_default=True, help=SPACE_HELP)
 @click.option("--extractor", default="lenet", show_default=True,
-              help="Feature extractor for fid/kid/precision/recall (see `gen plugins`).")
+              help="Feature extractor for fid/kid/precision/recall/is (see `gen plugins`).")
+@click.option("--fid-convention", type=click.Choice(CONVENTIONS), default=DEFAULT_CONVENTION,
+              show_default=True, help=CONVENTION_HELP)
 @click.option("--extractor-weights", type=click.Path(dir_okay=False),
               help="A weights file for the extractor (inception: "
               "pt_inception-2015-12-05-6726825d.pth; also $GEN_INCEPTION_WEIGHTS).")
@@ -56,7 +67,8 @@ SPACE_HELP = (
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
-             extractor: str, extractor_weights: str | None, iw_samples: int, batch_size: int,
+             extractor: str, fid_convention: str, extractor_weights: str | None,
+             iw_samples: int, batch_size: int,
              limit: int | None, checkpoint: str, sampler: str | None, steps: int | None,
              eta: float | None, guidance: float | None, truncation: float | None, seed: int,
              device: str, as_json: bool) -> None:
@@ -72,7 +84,7 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
         record_evaluations,
     )
     from gen.evaluation.quality import QUALITY_METRICS
-    from gen.run.handle import load_run
+    from gen.handle import load_run
 
     names = None if metrics is None else _metric_names(metrics)
     parse_space(space)
@@ -93,8 +105,9 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
     chosen = click.get_current_context().get_parameter_source("num") != ParameterSource.DEFAULT
     records = list(run.evaluate(
         names, n=num if chosen else None, reference=reference, space=space,
-        extractor=extractor, extractor_weights=extractor_weights, iw_samples=iw_samples,
-        batch_size=batch_size, limit=limit, seed=seed, record=False, progress=True,
+        extractor=extractor, extractor_weights=extractor_weights,
+        fid_convention=fid_convention, iw_samples=iw_samples, batch_size=batch_size,
+        limit=limit, seed=seed, record=False, progress=True,
         notes=lambda line: click.echo(line, err=True), **sampling.given()).values())
     if as_json:
         click.echo(json.dumps(records, indent=2))
@@ -134,8 +147,8 @@ def _print_table(records: list[dict], run, reference: str) -> None:
             seen.add(r["extractor"])
             accuracy = r.get("extractor_test_accuracy")
             extra = f", test accuracy {accuracy:.4f}" if accuracy is not None else ""
-            console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra})",
-                          markup=False, highlight=False)
+            console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra}), "
+                          f"FID convention {r['fid_convention']}", markup=False, highlight=False)
             console.print(_space_line(r), markup=False, highlight=False)
     drawn = next((r["sampling"] for r in records if r.get("sampling")), None)
     if drawn:  # the sampler settings (or truncation) the samples were drawn with

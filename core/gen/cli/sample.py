@@ -77,7 +77,7 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
         raise UsageError("--temperature and --truncation exclude each other: both narrow the "
                          "latent; choose one")
 
-    from gen.run.handle import load_run
+    from gen.handle import load_run
     from gen.sampling import INTERPOLATION_STEPS  # imports torch
 
     npz = out is not None and Path(out).suffix.lower() == ".npz"

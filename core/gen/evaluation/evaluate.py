@@ -2,21 +2,16 @@
 
 Likelihoods (``nll``, ``elbo``) and the linear ``probe`` score the reference images themselves;
 sample-quality metrics (``fid``, ``kid``, ``precision``, ``recall``) compare ``n`` generated
-images with them in a feature extractor's space. Every record says what was measured (metric,
-value, unit, estimator), on what (reference split, numbers of real and generated images, the
-extractor and its weights' hash) and from which weights (step, checkpoint, seed). Records are
-printed and appended to the run's metrics.jsonl.
-
-The quality metrics are computed in a *space*: by default the run's own data (its reference
-split, an extractor trained on its train part), which differs between runs of other image sizes
-or binarisation, so their scores cannot be compared. A common space (a preset of `SPACES`, or any
-data spec) puts every model in one: its reference images, one extractor built for that data,
-and generated images converted to its shape (`gen.evaluation.quality.Conversion`).
+images with them in a feature extractor's space, and ``is`` scores the generated images by the
+extractor's class logits. Every record says what was measured (metric, value, unit, estimator),
+on what (reference split, numbers of real and generated images, the extractor and its weights'
+hash, the FID convention) and from which weights (step, checkpoint, seed). Records are printed
+and appended to the run's metrics.jsonl. Quality metrics are computed in a *space*
+(`gen.evaluation.spaces`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -24,15 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
 from gen.errors import GenError, UsageError
+from gen.evaluation.conventions import DEFAULT_CONVENTION, check_convention
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
 from gen.evaluation.metrics.precision_recall import K
 from gen.evaluation.metrics.probe import linear_probe_accuracy
-from gen.evaluation.quality import QUALITY_METRICS, QualityScorer, reference_record
+from gen.evaluation.quality import (
+    QUALITY_METRICS,
+    QualityScorer,
+    check_inception_score,
+    reference_record,
+)
+from gen.evaluation.spaces import RUN_SPACE, parse_space, reference_spec
 from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.model import Model
@@ -41,17 +42,10 @@ from gen.progress import counting
 from gen.run.layout import RunDir
 from gen.run.metrics_log import MetricsLog
 from gen.sampling_options import SamplingOptions, sampling_cost
-from gen.specs import DataSpec, RunSpec, render_errors
+from gen.specs import RunSpec
 
 DEFAULT_N = 10_000  # generated images of fid/kid/precision/recall unless told
-HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe"})  # lower: fid, kid, nll, elbo
-
-RUN_SPACE = "run"  # the run's own data: its reference split and an extractor trained on it
-SPACES: dict[str, DataSpec] = {
-    # MNIST's grey 28x28 digits as they come: what the GANs' images (32x32) are resized to and
-    # the binarised models' draws ({0, 255} pixels) are compared with as they are.
-    "mnist-grey-28": DataSpec(dataset="bundled-mnist", image_size=28, channels=1),
-}
+HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe", "is"})  # lower: fid, kid, nll, elbo
 
 
 @dataclass
@@ -76,6 +70,7 @@ class EvalOptions:
     limit: int | None = None  # use only the first `limit` reference images
     seed: int = 0
     space: str = RUN_SPACE  # where quality metrics are computed: see `parse_space`
+    fid_convention: str = DEFAULT_CONVENTION  # how images reach the extractor (`conventions`)
     progress: bool = False  # a bar on stderr while samples are drawn and scored
     # an iterative model's sampler, steps, eta, guidance (unset: its defaults)
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
@@ -96,7 +91,7 @@ class Evaluation:
     @cached_property
     def scorer(self) -> QualityScorer:
         return self._given_scorer or build_scorer(
-            self.subject, self.data, self.options, self._plugins
+            self.subject, self.data, self.options, self._plugins, self.metrics
         )
 
     @cached_property
@@ -158,49 +153,12 @@ METRICS: dict[str, Callable[[Evaluation], dict[str, Any]]] = {
 }
 
 
-def reference_spec(data: DataSpec, reference: str, channels: int,
-                   limit: int | None = None) -> DataSpec:
-    """The data spec of ``reference``: a split of the run's data set (dynamic binarisation
-    becomes the fixed static draw), or a folder of images read as ``image-folder`` at the run's
-    image size and channels."""
-    if reference in ("test", "train"):
-        return held_out(data, reference, limit)
-    folder = Path(reference).expanduser()
-    if not folder.is_dir():
-        raise GenError(
-            f"--reference must be 'test', 'train' or a folder of images; {reference!r} is "
-            "neither"
-        )
-    return held_out(data, "test", limit).model_copy(
-        update={"dataset": "image-folder", "root": str(folder), "channels": channels}
-    )
-
-
-def parse_space(text: str) -> DataSpec | None:
-    """The data spec of the space ``text`` names: None for ``"run"`` (the run's own data), a
-    preset of `SPACES`, or a JSON object of data spec fields such as
-    ``{"dataset": "bundled-mnist", "image_size": 28, "channels": 1}``."""
-    if text == RUN_SPACE:
-        return None
-    if text in SPACES:
-        return SPACES[text]
-    expected = f"expected '{RUN_SPACE}', {', '.join(map(repr, SPACES))} or a JSON data spec"
-    if not text.lstrip().startswith("{"):
-        raise UsageError(f"--space: unknown space {text!r}; {expected}")
-    try:
-        return DataSpec.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--space: not valid JSON ({exc}); {expected}") from None
-    except ValidationError as exc:
-        path, message = render_errors(exc)[0]
-        raise UsageError(f"--space: data.{path}: {message}") from None
-
-
 def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
-                 plugins: Plugins | None = None) -> QualityScorer:
+                 plugins: Plugins | None = None, metrics: list[str] = ()) -> QualityScorer:
     """The extractor and reference features of ``options.space``: the run's own (``data`` is
     its reference split, already loaded) or a common space's, whose reference split is loaded
-    here and for whose data the extractor is built."""
+    here and for whose data the extractor is built. ``metrics`` the extractor cannot serve are
+    refused before any features are computed."""
     space = parse_space(options.space)
     spec = subject.spec.data if space is None else space
     if space is not None:
@@ -211,21 +169,24 @@ def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
         device=subject.model.device, weights=options.extractor_weights,
     )
     extractor = build_extractor(plugins or get_plugins(), options.extractor, request)
+    if "is" in metrics:
+        check_inception_score(extractor, options.n)
     reference = reference_record(options.space, spec, options.reference, data)
     return QualityScorer.build(extractor, data, options.n, options.seed, options.batch_size,
-                               reference)
+                               reference, options.fid_convention)
 
 
 def default_metrics(model: Model, n: int, extractor: str = "lenet",
                     space: str = RUN_SPACE) -> list[str]:
     """What a model is scored on when no metric is named: sample quality for every model
-    (precision and recall only when ``n`` leaves each image its k neighbours), ``nll`` for a
+    (precision and recall only when ``n`` leaves each image its k neighbours; not the IS, which
+    needs a classifier's logits and an ImageNet-like domain), ``nll`` for a
     density model and ``elbo`` too where its likelihood is a lower bound. Not sample quality
     where it cannot be computed: the ``lenet`` extractor trained on a run's own unlabelled
     data (a density model is then scored on its likelihood alone)."""
     unlabelled = extractor == "lenet" and space == RUN_SPACE and model.data.num_classes is None
     metrics = [] if unlabelled else [
-        m for m in QUALITY_METRICS if n > K or m not in ("precision", "recall")]
+        m for m in QUALITY_METRICS if m != "is" and (n > K or m not in ("precision", "recall"))]
     if model.likelihood is not None:
         metrics.append("nll")
     if model.likelihood == "lower-bound":
@@ -256,7 +217,8 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
         metrics = default_metrics(subject.model, options.n, options.extractor, options.space)
     check_metrics(metrics)
     settings = check_sampling(subject.model, metrics, options.sampling)
-    parse_space(options.space)  # a bad space fails before any work
+    parse_space(options.space)  # a bad space or convention fails before any work
+    check_convention(options.fid_convention)
     if {"precision", "recall"} & set(metrics) and options.n < K + 1:
         raise UsageError(f"precision and recall need at least {K + 1} images (each one's {K} "
                          f"nearest neighbours); got -n {options.n}")

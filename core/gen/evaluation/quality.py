@@ -3,10 +3,14 @@
 A `QualityScorer` holds the extractor and the reference images' features, computed once (so the
 evaluations during training pay for them once). `score(model, metrics, seed)` draws ``n``
 images batch by batch from one seeded generator (quantised to uint8, as a saved image would
-be), extracts their features, and turns both sets into FID, KID, precision and recall. FID needs
-only running sums, so its memory does not grow with ``n``; KID and precision/recall compare every
-pair of points and keep every feature, so what they need is estimated before any work and a
+be), extracts their features, and turns both sets into FID, KID, precision and recall, and the
+generated images' class logits into the Inception Score. FID needs only running sums, so its
+memory does not grow with ``n``; KID and precision/recall compare every pair of points and keep
+every feature (the IS every logit), so what they need is estimated before any work and a
 request that would not fit in memory is refused with the largest ``n`` that would.
+
+Both sets of images reach the extractor by one FID convention (`gen.evaluation.conventions`),
+which every record names (``fid_convention``).
 
 Generated images whose shape differs from the reference images' (a common space, see
 `gen.evaluation.evaluate`) are converted to it first (`Conversion`). Every record names the
@@ -26,15 +30,17 @@ import torchvision.transforms.v2.functional as TF
 from gen.data.datasets import ImageSet, to_channels
 from gen.data.info import DataInfo
 from gen.errors import GenError, UsageError
+from gen.evaluation.conventions import DEFAULT_CONVENTION, check_convention, preparer
 from gen.evaluation.metrics.feature_distances import FrechetStream, kernel_distance
+from gen.evaluation.metrics.inception_score import SHUFFLE_SEED, SPLITS, inception_score
 from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
-from gen.extractors.base import Extractor, extract
+from gen.extractors.base import Extractor, extract, has_logits, logits
 from gen.model import Model
 from gen.sampling import generate_batches
 from gen.sampling_options import SamplingOptions
 from gen.specs import DataSpec
 
-QUALITY_METRICS = ("fid", "kid", "precision", "recall")
+QUALITY_METRICS = ("fid", "kid", "precision", "recall", "is")
 MEMORY_SHARE = 0.8  # of the memory available when scoring starts
 
 
@@ -89,21 +95,24 @@ class QualityScorer:
     batch_size: int = 256
     reference: dict[str, Any] = field(default_factory=dict)  # `reference_record`
     shape: tuple[int, int] | None = None  # channels, size of the reference images
+    convention: str = DEFAULT_CONVENTION  # how images reach the extractor
 
     @classmethod
     def build(cls, extractor: Extractor, data: ImageSet, n: int, seed: int,
-              batch_size: int = 256, reference: dict[str, Any] | None = None) -> QualityScorer:
+              batch_size: int = 256, reference: dict[str, Any] | None = None,
+              convention: str = DEFAULT_CONVENTION) -> QualityScorer:
         """Features of ``min(n, len(data))`` reference images, a random subset chosen by
         ``seed`` (a folder's images come sorted by class, so not simply the first ones)."""
+        check_convention(convention, extractor)
         count = min(n, data.images.shape[0])
         if count < 2:
             raise GenError(f"the reference set holds {data.images.shape[0]} images; need 2 or more")
         order = torch.randperm(data.images.shape[0], generator=torch.Generator().manual_seed(seed))
         idx = order[:count]
-        real = extract(extractor, data.images[idx], batch_size)
+        real = extract(extractor, data.images[idx], batch_size, preparer(convention, extractor))
         labels = None if data.labels is None else data.labels[idx]
         shape = (data.images.shape[1], data.images.shape[-1])
-        return cls(extractor, real, labels, n, batch_size, reference or {}, shape)
+        return cls(extractor, real, labels, n, batch_size, reference or {}, shape, convention)
 
     def labels_for(self, model: Model) -> torch.Tensor | None:
         """The label pattern for a conditional model (repeated to ``n`` as images are drawn):
@@ -126,29 +135,39 @@ class QualityScorer:
         sampling = sampling or SamplingOptions()
         settings = sampling.resolve(model)
         fid = FrechetStream(self.real) if "fid" in metrics else None
-        kept = [] if any(m != "fid" for m in metrics) else None
+        kept = [] if {"kid", "precision", "recall"} & set(metrics) else None
+        classes = [] if "is" in metrics else None
         labels = self.labels_for(model)
         convert = Conversion.between(model.data, self.shape)
+        prepare = preparer(self.convention, self.extractor)
         for images in generate_batches(model, self.n, seed, labels, self.batch_size,
                                        sampling=sampling):
-            features = extract(self.extractor, convert(images), self.batch_size)
+            features = extract(self.extractor, convert(images), self.batch_size, prepare)
             if fid is not None:
                 fid.update(features)
             if kept is not None:
                 kept.append(features)
+            if classes is not None:
+                classes.append(logits(self.extractor, features))
             if progress is not None:
                 progress(images.shape[0])
         fake = torch.cat(kept) if kept is not None else None
         pr = (precision_recall(self.real, fake, K, self.device)
               if {"precision", "recall"} & set(metrics) else None)
+        score = inception_score(torch.cat(classes)) if classes is not None else None
         provenance = {**self.provenance(), "conversion": convert.describe()}
         if settings:
             provenance["sampling"] = settings
-        return [{"metric": m, **self._value(m, fid, fake, pr, seed), **provenance}
+        return [{"metric": m, **self._value(m, fid, fake, pr, score, seed), **provenance}
                 for m in metrics]
 
     def _value(self, metric: str, fid: FrechetStream | None, fake: torch.Tensor | None,
-               pr: tuple[float, float] | None, seed: int) -> dict[str, Any]:
+               pr: tuple[float, float] | None, score: tuple[float, float] | None,
+               seed: int) -> dict[str, Any]:
+        if metric == "is":
+            return {"value": score[0], "std": score[1], "unit": "score",
+                    "estimator": f"exp E KL(p(y|x) || p(y)) of the extractor's logits, "
+                    f"{SPLITS} splits shuffled by seed {SHUFFLE_SEED} (torch-fidelity's)"}
         if metric == "fid":
             return {"value": fid.compute(), "unit": "distance",
                     "estimator": "Frechet distance of Gaussian fits"}
@@ -160,8 +179,11 @@ class QualityScorer:
                 "estimator": f"k-NN manifolds, k={K}"}
 
     def check(self, metrics: list[str]) -> None:
-        """Refuse, before any work, what cannot be computed: precision/recall on fewer than
-        k + 1 images, or metrics whose features would not fit in memory."""
+        """Refuse, before any work, what cannot be computed: the IS without class logits or
+        on fewer images than splits, precision/recall on fewer than k + 1 images, or metrics
+        whose features would not fit in memory."""
+        if "is" in metrics:
+            check_inception_score(self.extractor, self.n)
         if {"precision", "recall"} & set(metrics) and min(self.n, len(self.real)) < K + 1:
             raise UsageError(f"precision and recall need at least {K + 1} generated and "
                              f"reference images (k = {K} neighbours each); got -n {self.n} "
@@ -189,15 +211,29 @@ class QualityScorer:
         details = {f"extractor_{k}": v for k, v in self.extractor.details.items()}
         return {"images": self.n, "real_images": self.real.shape[0],
                 "generated_images": self.n, "extractor": self.extractor.name,
-                "extractor_hash": self.extractor.weights_hash, **details, **self.reference}
+                "extractor_hash": self.extractor.weights_hash, **details,
+                "fid_convention": self.convention, **self.reference}
+
+
+def check_inception_score(extractor: Extractor, n: int) -> None:
+    """The IS needs an extractor with class logits, and an image per split at least."""
+    if not has_logits(extractor):
+        raise UsageError(f"--metrics is: extractor {extractor.name!r} has no class logits, "
+                         "which the Inception Score needs; use --extractor inception (or lenet)")
+    if n < SPLITS:
+        raise UsageError(f"--metrics is: the Inception Score splits the images into {SPLITS}; "
+                         f"-n {n} is fewer (tables report the IS of 50,000 images)")
 
 
 def memory_per_image(dim: int, n_real: int, metrics: list[str]) -> tuple[float, float]:
     """Bytes the metrics hold per generated image, and the rest: kept float64 features, KID's
     own copies (torchmetrics stores and then concatenates them), precision/recall's float32
-    copies and its rows of distances. FID's running sums are O(D^2) and left out."""
+    copies and its rows of distances, the IS's float64 logits (counted as wide as the features:
+    inception has 1008 classes to 2048 features). FID's running sums are O(D^2) and left out."""
     per_image = fixed = 0.0
-    if any(m != "fid" for m in metrics):
+    if {"kid", "precision", "recall"} & set(metrics):
+        per_image += 8 * dim
+    if "is" in metrics:
         per_image += 8 * dim
     if "kid" in metrics:
         per_image += 2 * 8 * dim

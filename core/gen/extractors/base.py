@@ -3,7 +3,11 @@
 An extractor is a frozen torch module mapping uint8 images (N, C, H, W), as a data set stores
 them, to float features (N, num_features). It says which weights it is (``weights_hash``) so
 every score can be traced to them, and may add ``details`` (a classifier's test accuracy, say)
-that are stored with each score.
+that are stored with each score. One whose network takes a fixed size declares it
+(``input_size``), and then also takes float32 images in [0, 255] already at that size (what the
+clean-fid convention hands it, `gen.evaluation.conventions`). A classifier declares
+``has_logits`` and gives class logits from its features (``classify``), which the Inception
+Score needs.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class Extractor(nn.Module):
     num_features: int  # torchmetrics reads it instead of probing with a dummy image
     weights_hash: str  # "sha256:<hex>" of the weights
     details: dict[str, Any]
+    input_size: int | None = None  # the image size its network takes (inception: 299)
+    has_logits = False  # whether `classify` gives class logits
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,6 +62,11 @@ class Extractor(nn.Module):
 
     def train(self, mode: bool = True) -> Extractor:
         return super().train(False)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, classes) of images from their features (what ``forward``
+        returned); only where ``has_logits``."""
+        raise NotImplementedError(f"extractor {self.name!r} has no class logits")
 
 
 def build_extractor(plugins: Plugins, name: str, request: ExtractorRequest) -> Extractor:
@@ -73,15 +84,34 @@ def build_extractor(plugins: Plugins, name: str, request: ExtractorRequest) -> E
     return extractor.eval().to(request.device)
 
 
+def has_logits(extractor: nn.Module) -> bool:
+    """Whether ``extractor`` (a plugin's need not subclass `Extractor`) gives class logits."""
+    return bool(getattr(extractor, "has_logits", False))
+
+
 @torch.no_grad()
-def extract(extractor: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Features of uint8 ``images`` (N, C, H, W), batch by batch: (N, D) float64 on the CPU."""
-    device = next(extractor.parameters(), torch.empty(0)).device
-    chunks = [
-        extractor(images[start : start + batch_size].to(device)).double().cpu()
-        for start in range(0, images.shape[0], batch_size)
-    ]
+def extract(extractor: nn.Module, images: torch.Tensor, batch_size: int = 256,
+            prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Features of uint8 ``images`` (N, C, H, W), batch by batch: (N, D) float64 on the CPU.
+    ``prepare`` is applied to each batch first (a convention's resize)."""
+    device = _device(extractor)
+    chunks = []
+    for start in range(0, images.shape[0], batch_size):
+        batch = images[start : start + batch_size]
+        if prepare is not None:
+            batch = prepare(batch)
+        chunks.append(extractor(batch.to(device)).double().cpu())
     return torch.cat(chunks)
+
+
+@torch.no_grad()
+def logits(extractor: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """Class logits of ``features`` (as `extract` gave them): (N, classes) float64 on the CPU."""
+    return extractor.classify(features.to(_device(extractor), torch.float32)).double().cpu()
+
+
+def _device(extractor: nn.Module) -> torch.device:
+    return next(extractor.parameters(), torch.empty(0)).device
 
 
 def state_sha256(state: dict[str, torch.Tensor]) -> str:

@@ -1,7 +1,12 @@
 """inception: the 2048 pool features of Inception-v3 with the weights every FID table uses
 (TensorFlow's 2015-12-05 graph, Heusel et al. 2017), as ported to PyTorch in
 ``pt_inception-2015-12-05-6726825d.pth``, run by torch-fidelity's bit-exact port of the
-network (the same one torchmetrics uses).
+network (the same one torchmetrics uses). Its class logits (1008 classes, without the fc bias:
+torch-fidelity's ``logits_unbiased``) give the Inception Score.
+
+uint8 images are resized to 299x299 inside, as TensorFlow 1.x did (the torch-fidelity FID
+convention); float32 images already at 299x299 (the clean-fid convention's bicubic resize,
+`gen.evaluation.conventions`) go straight into the network's layers.
 
 The weights file is taken from ``--extractor-weights PATH``, else ``$GEN_INCEPTION_WEIGHTS``,
 else ``$GEN_CACHE/extractors/`` (downloaded there once where the network allows). Its sha256 is
@@ -87,7 +92,18 @@ def download(path: Path, request: ExtractorRequest) -> None:
         ) from None
 
 
+# torch-fidelity's FeatureExtractorInceptionV3.forward after its resize, up to the pool features
+LAYERS = (
+    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3", "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
+    "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool",
+)
+
+
 class InceptionFeatures(Extractor):
+    input_size = 299
+    has_logits = True
+
     def __init__(self, net: torch.nn.Module, digest: str):
         super().__init__()
         self.net = net
@@ -97,7 +113,18 @@ class InceptionFeatures(Extractor):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1] == 1:  # grey images as RGB, the usual convention for MNIST FIDs
             images = images.expand(-1, 3, -1, -1)
-        return self.net(images.contiguous())[0]  # resized to 299x299 inside, as TF did
+        if images.dtype == torch.uint8:
+            return self.net(images.contiguous())[0]  # resized to 299x299 inside, as TF did
+        if images.shape[-2:] != (self.input_size, self.input_size):
+            raise ValueError(f"inception takes float images at 299x299, got {tuple(images.shape)}")
+        x = (images.to(self.net.fc.weight.dtype) - 128) / 128  # as torch-fidelity scales
+        for name in LAYERS:
+            x = getattr(self.net, name)(x)
+        return torch.flatten(x, 1).float()
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """torch-fidelity's ``logits_unbiased``: the pool features times the fc weights."""
+        return features.to(self.net.fc.weight.dtype).mm(self.net.fc.weight.T).float()
 
 
 def build(request: ExtractorRequest) -> InceptionFeatures:

@@ -53,6 +53,8 @@ class LeNet(nn.Module):
 
 
 class LeNetFeatures(Extractor):
+    has_logits = True
+
     def __init__(self, net: LeNet, meta: dict):
         super().__init__()
         self.body = net.body

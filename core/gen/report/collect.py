@@ -21,7 +21,7 @@ from gen.errors import GenError
 from gen.sampling_options import describe
 
 if TYPE_CHECKING:
-    from gen.run.handle import Run
+    from gen.handle import Run
 
 Points = list[tuple[int, float]]
 

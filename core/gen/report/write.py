@@ -17,7 +17,7 @@ from gen.errors import GenError, GenWarning, UsageError
 from gen.fileio import atomic_write
 
 if TYPE_CHECKING:
-    from gen.run.handle import Run
+    from gen.handle import Run
 
 SUFFIXES = (".html", ".htm")
 
@@ -79,7 +79,7 @@ def watch_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str |
 def open_runs(runs: Iterable[str | Path | Run] | str | Path | Run) -> list[Run]:
     """`Run` objects for run folders (opened for reading, never locked); `Run`s pass as they
     are. A path that is not a run is a `gen.CheckpointError` naming it."""
-    from gen.run.handle import Run, load_run
+    from gen.handle import Run, load_run
 
     if isinstance(runs, str | Path | Run):
         runs = [runs]

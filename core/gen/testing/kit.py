@@ -172,7 +172,7 @@ class ModelConformance(LikelihoodChecks):
     def test_samples_have_shape_and_range(self, info, tiny_run):
         import torch
 
-        from gen.run.handle import Run
+        from gen.handle import Run
 
         run = Run(tiny_run.run.root, device="cpu", plugins=discover())
         model, data = run.model, run.model.data

@@ -89,7 +89,7 @@ class LikelihoodChecks:
         import math
 
         from gen.capabilities import capabilities
-        from gen.run.handle import Run
+        from gen.handle import Run
 
         if "nll" not in capabilities(info.model_class()):
             pytest.skip(f"{self.model} declares no likelihood")

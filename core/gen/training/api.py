@@ -21,7 +21,7 @@ from gen.registry import ModelInfo, split_name
 from gen.run.layout import RunDir, default_out
 
 if TYPE_CHECKING:
-    from gen.run.handle import Run
+    from gen.handle import Run
 
 SpecInput = specs.RunSpec | Mapping[str, Any] | str | Path | None
 Overrides = Mapping[str, Any] | Sequence[str] | None
@@ -39,7 +39,7 @@ def train(name: str, spec: SpecInput = None, overrides: Overrides = None,
     only length and cadence may be overridden). Ctrl-C stops after the step in flight and
     writes a checkpoint; the returned run's ``step`` then says where it stopped.
     """
-    from gen.run.handle import Run  # imports torch
+    from gen.handle import Run  # imports torch
     from gen.training.loop import Trainer
 
     info, run_spec, root = prepare(name, spec, overrides, out, resume)

@@ -163,8 +163,8 @@ def test_list_models_shows_both_as_diffusion():
 def test_train_then_sample_with_a_sampler_chosen_at_sample_time(tmp_path):
     """The worked example of docs/diffusion.md, tiny: train ddpm, then `gen sample` with a
     sampler chosen at sample time (one CLI process: each costs seconds of torch import)."""
+    from gen.handle import Run
     from gen.plugins import discover
-    from gen.run.handle import Run
     from gen.testing.kit import tiny_spec, train_tiny
 
     info = discover().registry.get("ddpm")

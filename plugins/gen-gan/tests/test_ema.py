@@ -8,9 +8,9 @@ import torch
 from gan_helpers import Batches, tiny_model
 
 from gen import specs
+from gen.handle import Run
 from gen.plugins import discover
 from gen.run.checkpoints import load_checkpoint, save_checkpoint
-from gen.run.handle import Run
 from gen.run.layout import RunDir
 from gen.testing.kit import assert_same_training_state, tiny_spec, train_tiny
 

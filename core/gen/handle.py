@@ -3,7 +3,9 @@
 `gen.load_run(path)` returns one; so does `gen.train(...)`. Creating it reads spec.json only; the
 model is built on first use of `Run.model`, on the device asked for. A `Run` never needs the
 run's lock and writes nothing but the records `evaluate` appends to metrics.jsonl, so it may be
-opened while the run is still training (what it reads is what is on disk when asked).
+opened while the run is still training (what it reads is what is on disk when asked). It sits
+above the storage of `gen.run` and the scoring of `gen.evaluation`, which it joins, so neither
+needs the other.
 """
 
 from __future__ import annotations
@@ -231,7 +233,8 @@ class Run:
 
     def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int | None = None,
                  reference: str = "test", space: str = "run", extractor: str = "lenet",
-                 extractor_weights: str | None = None, iw_samples: int = 1000,
+                 extractor_weights: str | None = None, fid_convention: str = "torch-fidelity",
+                 iw_samples: int = 1000,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
                  record: bool = True, progress: bool = False, sampler: str | None = None,
                  steps: int | None = None, eta: float | None = None,
@@ -246,7 +249,9 @@ class Run:
         of fid, kid, precision and recall carry the settings used under ``sampling``.
         ``notes`` is called with each line `gen evaluate` prints before it starts (the network
         calls an iterative model will make). ``n`` None is the default, 10,000 generated
-        images. The options are those of `gen evaluate`."""
+        images. ``fid_convention`` is how images reach a fixed-size extractor
+        (``"torch-fidelity"`` or ``"clean-fid"``), recorded with every quality score. The
+        options are those of `gen evaluate`."""
         from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
             DEFAULT_N,
             EvalOptions,
@@ -260,7 +265,7 @@ class Run:
                               n_default=n is None, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
                               batch_size=batch_size, limit=limit, seed=seed, space=space,
-                              progress=progress,
+                              fid_convention=fid_convention, progress=progress,
                               sampling=SamplingOptions(sampler, steps, eta, guidance,
                                                        truncation),
                               notes=notes)
