@@ -79,7 +79,8 @@ def _models_table(rows: list[_ModelRow], width: int) -> Table:
     """One line per model where the terminal is wide enough for every column but the summary
     (which folds) and whole when piped, so ``gen list-models | grep`` finds every field;
     else `_narrow_table`."""
-    fixed = sum(max(len(h), *(len(r.cells()[i]) for r in rows)) + 2
+    cells = [r.cells() for r in rows]
+    fixed = sum(max(len(h), *(len(c[i]) for c in cells)) + 2
                 for i, h in enumerate(_HEADERS[:-1]))
     if fixed + _SUMMARY_MIN + 2 > width:
         return _narrow_table(rows)
@@ -87,8 +88,8 @@ def _models_table(rows: list[_ModelRow], width: int) -> Table:
     for column in table.columns:
         column.no_wrap = True
     table.add_column(_HEADERS[-1], overflow="fold")
-    for r in rows:
-        table.add_row(*r.cells()[:-1], r.capabilities, Text(r.info.summary))
+    for r, c in zip(rows, cells, strict=True):
+        table.add_row(*c[:-1], r.capabilities, Text(r.info.summary))
     return table
 
 

@@ -144,9 +144,9 @@ class Trainer:
     def _data_and_model(self, device: torch.device, world: World | None
                         ) -> tuple[DataInfo, BatchStream | StreamedBatches, Model]:
         seed_everything(self.spec.train.seed)
-        why = None if self.info.conditional else self.spec.model.needs_labels()
-        conditional = f"{self.info.name} with {why}" if why else (
-            self.info.name if self.info.conditional else None)
+        why = self.spec.model.needs_labels()
+        conditional = self.info.name if self.info.conditional else (
+            f"{self.info.name} with {why}" if why else None)
         info, stream = training_data(self.spec.data, self.spec.train, device, world, self._say,
                                      conditional=conditional)
         with self._plugin_code("__init__"):
