@@ -24,6 +24,7 @@ from gen.errors import UsageError
 from gen.images import to_uint8
 from gen.latent_tools import slerp, truncate
 from gen.report import collect
+from gen.report.compare import compare
 from gen.sampling import generate_batches, interpolation_batches
 from gen.sampling_options import SamplingOptions
 
@@ -263,9 +264,8 @@ def test_gen_evaluate_records_the_truncation_and_a_report_keeps_it_apart(runs, t
     assert json.loads(truncated.stdout)[0]["sampling"] == {"truncation": 0.5}
     plain = invoke("evaluate", run, *quick)
     assert plain.exit_code == 0 and "sampling" not in json.loads(plain.stdout)[0]
-    comparison = collect.compare([collect.collect(gen.load_run(run))])
-    texts = [collect.provenance_text(c.provenance) for c in comparison.columns
-             if c.metric == "fid"]
+    comparison = compare([collect.collect(gen.load_run(run))])
+    texts = [c.measurement.text() for c in comparison.columns if c.metric == "fid"]
     assert len(texts) == 2, "truncated scores never share a column with plain ones"
     assert any("truncation 0.5" in t for t in texts), texts
 

@@ -1,9 +1,11 @@
 """`gen report` (docs/report.md): one self-contained HTML page of real runs of two families, built
-from the run API; runs in progress, interrupted or odd; bad input; scores measured differently
-kept apart; --watch; nothing written but --out.
+from the run API; runs in progress, interrupted or odd; bad input; --watch; nothing written but
+--out. How scores measured differently are kept apart, and what the page decides, is in
+tests/test_report_decides.py.
 
-The runs are a DCGAN and a PixelCNN trained a few steps on bundled MNIST at 16x16 with small
-widths (a few seconds on a CPU); the PixelCNN gets a best.pt as `train.eval_every` leaves one.
+The runs are a DCGAN, a WGAN-GP and a PixelCNN trained a few steps on bundled MNIST at 16x16
+with small widths (a few seconds on a CPU); the PixelCNN gets a best.pt as `train.eval_every`
+leaves one.
 """
 
 import json
@@ -22,6 +24,7 @@ from click.testing import CliRunner
 import gen
 from gen.cli.main import cli
 from gen.report import collect, write
+from gen.report.facts import status
 
 CPU = {"train.device": "cpu", "train.batch_size": 16, "data.image_size": 16,
        "train.log_every": 2, "train.sample_every": 2, "train.checkpoint_every": 3,
@@ -38,19 +41,19 @@ _TRAINED: dict[str, Path] = {}
 
 
 def tiny_runs(tmp_path_factory) -> dict[str, Path]:
-    """A finished DCGAN run and a finished PixelCNN run with scores and a best.pt, trained once
-    per test session (tests/test_report_browser.py shows them too)."""
+    """A finished DCGAN, WGAN-GP and PixelCNN run (the last with scores and a best.pt),
+    trained once per test session (the other tests/test_report_*.py use them too)."""
     if not _TRAINED:
         root = tmp_path_factory.mktemp("report-runs")
-        dcgan = gen.train("dcgan", overrides={**CPU, "train.steps": 6, "model.g_features": 8,
-                                              "model.d_features": 8},
-                          out=root / "dcgan", progress=False)
+        small = {**CPU, "train.steps": 6, "model.g_features": 8, "model.d_features": 8}
+        dcgan = gen.train("dcgan", overrides=small, out=root / "dcgan", progress=False)
+        wgan = gen.train("wgan-gp", overrides=small, out=root / "wgan-gp", progress=False)
         pixelcnn = gen.train("pixelcnn", overrides={**CPU, "train.steps": 6, "model.hidden": 8,
                                                     "model.blocks": 2,
                                                     "model.output_hidden": 16},
                              out=root / "pixelcnn", progress=False)
         _evaluated_during_training(pixelcnn, {3: 160.5, 6: 158.25}, best=6)
-        _TRAINED.update(dcgan=dcgan.path, pixelcnn=pixelcnn.path)
+        _TRAINED.update(dcgan=dcgan.path, pixelcnn=pixelcnn.path, wgan=wgan.path)
     return _TRAINED
 
 
@@ -87,11 +90,15 @@ def append(run: Path, *records) -> None:
             log.write((record if isinstance(record, str) else json.dumps(record)) + "\n")
 
 
-def fid(step: int, value: float, digest: str, split: str = "test", **more) -> dict:
-    return {"step": step, "evaluation": {
+def fid(step: int, value: float, digest: str = HASH_A, split: str = "test", *,
+        n: int = 500, real: int = 500, training: bool = False, **more) -> dict:
+    """An FID record as `gen evaluate` writes it, or (``training``) as `train.eval_every`
+    does, with the flat ``eval_fid`` copy beside it."""
+    record = {"step": step, "evaluation": {
         "metric": "fid", "value": value, "unit": "distance", "extractor": "lenet",
-        "extractor_hash": digest, "images": 500, "real_images": 500, "split": split,
-        "step": step, "seed": 0, **more}}
+        "extractor_hash": digest, "images": n, "real_images": real, "generated_images": n,
+        "split": split, "step": step, "seed": 0, **more}}
+    return {"step": step, "eval_fid": value, **record} if training else record
 
 
 def tree(root: Path) -> dict[str, tuple[int, int] | None]:
@@ -157,24 +164,33 @@ def test_a_report_of_two_families_shows_every_panel_and_needs_no_network(runs, t
     assert text.count("bundled-mnist, 1x16x16, 9000 images, 10 classes") >= 2
     assert "cpu, 1 process" in text and "6 of 6 (checkpoint at 6)" in text
     assert "gen 0.1.0" in text and "torch " in text
-    assert text.count('<details class="spec">') == 2 and "&quot;g_features&quot;: 8" in text
-    assert len(page.all("input")) == 2 and all(i["type"] == "range" for i in page.all("input"))
+    assert text.count('<details class="spec">') == 2 and "&#34;g_features&#34;: 8" in text
+    assert [i["id"] for i in page.all("input") if i["type"] == "range"] == [
+        "grid-slider-0", "grid-slider-1"]
     assert text.count("step 6 (latest)") >= 2
-    assert len(page.all("img")) == 2 * (1 + 3), "per run: the large grid and 3 thumbnails"
+    sides = text.count('class="side-title"')
+    assert sides >= 1 and len(page.all("img")) == 2 * (1 + 3) + 2 * sides, (
+        "per run: the large grid and 3 thumbnails; side by side: one per run and row")
     assert text.count("<svg") >= 8
     assert "d_loss" in text and "grad_norm" in text and "images per second" in text
     assert text.count("no warnings") == 2
+    # each plot drawn over steps, images seen and wall time; the page shows one of them
+    assert text.count('class="xv xv-step"') == text.count('class="xv xv-time"') >= 8
+    assert [i["id"] for i in page.all("input") if i["type"] == "radio"] == [
+        "x-step", "x-images", "x-time"]
 
-    # the PixelCNN's scores: the plot marks best.pt, the table has the provenance
-    assert "best.pt (step 6)" in text and "step 6: nll 158.2" in text
-    assert "6 ★" in text and "nats/image" in text and "exact" in text
+    # the PixelCNN's scores: the plot marks best.pt, the table says how they were measured
+    assert "best.pt (step 6)" in text
+    assert "step 6: NLL 158.2 nats/image, measured n 1,000 · reference test · exact" in text
+    assert "★ best" in text and "best.pt</td>" in text and "nats/image" in text
     # the comparison: a row per run, NLL in nats and bits/dim
     assert 'class="comparison"' in text
     table = text[text.index('<table class="comparison">'):]
     table = table[:table.index("</table>")]
     assert table.count("<tr>") == 3
     assert "158.2 nats · 0.8918 bits/dim" in table
-    assert "Shared curves" in text
+    assert "Shared curves" in text and "Spec fields that differ" in text
+    assert "<code>model.name</code>" in text
 
 
 def test_the_python_api_takes_runs_or_paths_and_import_gen_stays_light(runs, tmp_path):
@@ -182,7 +198,8 @@ def test_the_python_api_takes_runs_or_paths_and_import_gen_stays_light(runs, tmp
     assert out == tmp_path / "r.html"
     assert 'content="gen report"' in out.read_text(encoding="utf-8")
     code = ("import sys, gen, gen.report, gen.cli.main; "
-            "heavy = {'torch', 'matplotlib'} & set(sys.modules); assert not heavy, heavy")
+            "heavy = {'torch', 'matplotlib', 'jinja2'} & set(sys.modules); "
+            "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -193,7 +210,8 @@ def test_strings_from_a_run_are_escaped(runs, tmp_path):
     text = write.render_report([run])
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<b>dcgan" not in text and "&lt;b&gt;dcgan&amp;co" in text
-    assert "<i>loss" not in text
+    assert "<i>loss" not in text and "&lt;i&gt;loss&lt;/i&gt;: 1 at step 6" in text
+    assert "_hidden: 3 at step 6" in text, "a series of one point is a value, not a plot"
 
 
 # --- runs in every state -------------------------------------------------------------------------
@@ -204,7 +222,7 @@ def test_a_run_in_progress_without_a_checkpoint_or_without_metrics(runs, tmp_pat
     shutil.rmtree(training / "checkpoints")
     report = collect.collect(gen.load_run(training))
     assert (report.step, report.logged_step, report.best) == (0, 6, None)
-    assert "no checkpoint yet" in report.status() and "not finished" in report.status()
+    assert "no checkpoint yet" in status(report) and "not finished" in status(report)
     text = write.render_report([training])
     assert "6 of 6 (no checkpoint yet)" in text and "<svg" in text
 
@@ -220,39 +238,6 @@ def test_a_run_in_progress_without_a_checkpoint_or_without_metrics(runs, tmp_pat
         shutil.copy(runs["dcgan"] / name, started / name)
     text = write.render_report([started])
     assert "nothing logged yet" in text and "no sample grids yet" in text
-
-
-def test_an_interrupted_and_resumed_run(runs, tmp_path):
-    run = copy_run(runs, "pixelcnn", tmp_path, to="stopped")
-    spec = json.loads((run / "spec.json").read_text())
-    spec["train"]["steps"] = 20  # stopped at 6 of 20
-    (run / "spec.json").write_text(json.dumps(spec))
-    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    logged = [r for r in lines if "elapsed_s" in r]
-    restarted = logged[-1]["elapsed_s"] / 2  # resumed: elapsed_s restarts below where it was
-    append(run, {**logged[-1], "step": 8, "elapsed_s": restarted},
-           '{"step": 10, "nll": 15')  # cut short by a kill
-    report = collect.collect(gen.load_run(run))
-    assert report.resumed_at == [8]
-    assert report.wall_time_s == pytest.approx(logged[-1]["elapsed_s"] + restarted)
-    assert report.status().startswith("not finished: logged up to step 8 of 20")
-    text = write.render_report([run])
-    assert "resumed at step 8" in text and "8 of 20 (checkpoint at 6)" in text
-
-
-def test_a_run_stopped_on_its_time_budget_says_so(runs, tmp_path):
-    run = copy_run(runs, "dcgan", tmp_path, to="budget")
-    spec = json.loads((run / "spec.json").read_text())
-    spec["train"]["steps"], spec["train"]["max_time"] = 20, 300.0
-    (run / "spec.json").write_text(json.dumps(spec))
-    append(run, {"step": 6, "stopped": {"reason": "max_time", "max_time_s": 300.0,
-                                        "train_s": 300.2}})
-    report = collect.collect(gen.load_run(run))
-    assert report.status() == ("stopped on its time budget (train.max_time = 300 s) at step 6 "
-                               "of 20; continue it with gen train --resume")
-    assert "stopped on its time budget" in write.render_report([run])
-    append(run, {"step": 7, "d_loss": 1.0})  # resumed past the stop: training again
-    assert collect.collect(gen.load_run(run)).status().startswith("not finished")
 
 
 def test_odd_records_are_shown_or_named_never_fatal(runs, tmp_path):
@@ -284,53 +269,6 @@ def test_a_damaged_best_checkpoint_is_named_and_the_rest_shown(runs, tmp_path):
     report = collect.collect(gen.load_run(run))
     assert report.best is None and any("best.pt is not readable" in n for n in report.notes)
     assert report.scores and report.grids
-
-
-# --- scores measured differently ---------------------------------------------------------------
-
-
-def test_scores_of_different_extractors_or_references_never_share_a_column(runs, tmp_path):
-    a = copy_run(runs, "dcgan", tmp_path, to="a")
-    b = copy_run(runs, "dcgan", tmp_path, to="b")
-    c = copy_run(runs, "dcgan", tmp_path, to="c")
-    kid = {"step": 6, "evaluation": {"metric": "kid", "value": 0.1, "extractor": "lenet",
-                                     "extractor_hash": HASH_A, "split": "test"}}
-    append(a, fid(6, 100.0, HASH_A), kid)
-    append(b, fid(6, 90.0, HASH_B), kid)
-    append(c, fid(3, 80.0, HASH_A, split="train"), fid(6, 70.0, HASH_A, space="mnist-grey-28"))
-    reports = [collect.collect(gen.load_run(p)) for p in (a, b, c)]
-    comparison = collect.compare(reports)
-    fids = [col for col in comparison.columns if col.metric == "fid"]
-    assert len(fids) == 4 and all(col.split for col in fids)
-    for j, col in enumerate(comparison.columns):
-        rows = [i for i in range(3) if (i, j) in comparison.cells]
-        provenances = {comparison.cells[(i, j)].provenance for i in rows}
-        assert len(provenances) == 1, "a column holds scores measured one way"
-        if col.metric == "fid":
-            assert len(rows) == 1
-    kids = [j for j, col in enumerate(comparison.columns) if col.metric == "kid"]
-    assert len(kids) == 1 and not comparison.columns[kids[0]].split
-    assert {i for i in range(3) if (i, kids[0]) in comparison.cells} == {0, 1}
-
-    text = write.render_report([a, b, c])
-    assert "FID<sup>1</sup>" in text and "KID<br>" in text
-    assert "FID was computed in more than one way among these runs" in text
-    assert "sha256:aaaaaaaa…" in text and "sha256:bbbbbbbb…" in text
-    assert "reference train" in text and "space mnist-grey-28" in text
-
-
-def test_scores_recorded_before_spaces_existed_share_a_column_with_the_runs_own_space(
-        runs, tmp_path):
-    """A record without `space` was computed in the run's own space (the only one then): one
-    column with a record that says space "run" on the same data, not two."""
-    a = copy_run(runs, "dcgan", tmp_path, to="old")
-    b = copy_run(runs, "dcgan", tmp_path, to="new")
-    own = {"dataset": "bundled-mnist", "split": "test", "channels": 1, "image_size": 16}
-    append(a, fid(6, 100.0, HASH_A))
-    append(b, fid(6, 90.0, HASH_A, space="run", reference_data=own))
-    comparison = collect.compare([collect.collect(gen.load_run(p)) for p in (a, b)])
-    fids = [j for j, col in enumerate(comparison.columns) if col.metric == "fid"]
-    assert len(fids) == 1 and {i for i in range(2) if (i, fids[0]) in comparison.cells} == {0, 1}
 
 
 # --- bad input, what is written ------------------------------------------------------------------

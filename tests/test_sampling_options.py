@@ -20,6 +20,7 @@ import gen
 from gen.capabilities import check_model_class
 from gen.errors import UsageError
 from gen.report import collect, write
+from gen.report.compare import compare
 from gen.sampling import generate_batches
 from gen.sampling_options import SamplingOptions, describe, file_tag
 
@@ -291,16 +292,17 @@ def test_scores_of_other_sampler_settings_never_share_a_column_or_a_curve(runs):
         with open(path / "metrics.jsonl", "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
     reports = [collect.collect(gen.load_run(p)) for p in paths]
-    comparison = collect.compare(reports)
+    comparison = compare(reports)
     columns = [c for c in comparison.columns if c.metric == "fid"]
     assert len(columns) == 3 and all(c.split for c in columns)
-    by_text = {collect.provenance_text(c.provenance): j for j, c in
-               enumerate(comparison.columns)}
+    by_text = {c.measurement.text(): j for j, c in enumerate(comparison.columns)}
     fifty_text = next(t for t in by_text if "sampler ddim, 50 steps, eta 0" in t)
     assert {i for i in range(3) if (i, by_text[fifty_text]) in comparison.cells} == {0, 1}
     assert any("sampler ddim, 250 steps, eta 0" in t for t in by_text)
-    curves = [title for title, lines in comparison.curves if title.startswith("fid")]
-    assert curves == [f"fid ({fifty_text})"], "only the shared settings make a shared curve"
+    curves = [plot for plot in comparison.curves if plot.title.startswith("FID")]
+    assert len(curves) == 1, "only the shared settings make a shared curve"
+    assert "sampler ddim, 50 steps, eta 0" in curves[0].title
+    assert set(curves[0].lines) == {reports[0].label, reports[1].label}
 
     text = write.render_report(paths)
     assert "sampler ddim, 50 steps, eta 0" in text and "sampler ddim, 250 steps" in text
@@ -314,9 +316,8 @@ def test_scores_of_the_weight_average_and_the_live_weights_never_share_a_column(
     for path, records in zip(paths, logs, strict=True):
         with open(path / "metrics.jsonl", "a") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)
-    comparison = collect.compare([collect.collect(gen.load_run(p)) for p in paths])
-    texts = [collect.provenance_text(c.provenance) for c in comparison.columns
-             if c.metric == "fid"]
+    comparison = compare([collect.collect(gen.load_run(p)) for p in paths])
+    texts = [c.measurement.text() for c in comparison.columns if c.metric == "fid"]
     assert len(texts) == 2 and sum("ema weights" in t for t in texts) == 1
 
 

@@ -27,13 +27,13 @@ def render_report(runs: Iterable[str | Path | Run] | str | Path | Run, *,
     """The report of ``runs`` (run folders or `Run` objects) as HTML text: one section per run
     and, for two or more, a comparison. ``refresh`` makes an open page reload itself every so
     many seconds; ``memo`` (a dict kept between calls) spares reading unchanged files again."""
-    from gen.report import collect, page
+    from gen.report import collect, compare, page
 
     opened = open_runs(runs)
     labels = collect.run_labels(opened)
     reports = [collect.collect(run, label, memo) for run, label in
                zip(opened, labels, strict=True)]
-    comparison = collect.compare(reports) if len(reports) > 1 else None
+    comparison = compare.compare(reports) if len(reports) > 1 else None
     written = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     return page.render(reports, comparison, written, refresh)
 
@@ -45,6 +45,12 @@ def write_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str |
     opened = open_runs(runs)
     path = check_out(out)
     return _write(path, render_report(opened))
+
+
+def write_page(text: str, out: str | Path) -> Path:
+    """Write a page made elsewhere (a sweep's, `gen.sweep.render_sweep_report`) to ``out``,
+    under the same rules as a report."""
+    return _write(check_out(out), text)
 
 
 def watch_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str | Path,
