@@ -226,6 +226,8 @@ def test_default_metrics_are_what_the_model_supports(trained, name, likelihoods)
     model = load_run(trained(name, steps=2), device="cpu").model
     assert default_metrics(model, 1000) == ["fid", "kid", "precision", "recall", *likelihoods]
     assert default_metrics(model, 3) == ["fid", "kid", *likelihoods], "k + 1 images for p/r"
+    assert default_metrics(model, 1000, images=False) == ["fid", *likelihoods], \
+        "against reference statistics (no images) fid alone of the quality metrics"
 
 
 @pytest.mark.parametrize(("name", "likelihoods"), [("toy-density", ["nll"]), ("toy", None)])

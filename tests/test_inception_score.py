@@ -137,13 +137,13 @@ def test_the_default_convention_is_torch_fidelitys_and_the_extractor_resizes(run
 
 @pytest.mark.parametrize("args, message", [
     (["--metrics", "is", "--extractor", "toy-pixels"],
-     "--metrics is: extractor 'toy-pixels' has no class logits"),
+     "is: extractor 'toy-pixels' has no class logits"),
     (["--metrics", "fid", "--extractor", "toy-pixels", "--fid-convention", "clean-fid"],
      "--fid-convention clean-fid: extractor 'toy-pixels' takes images of any size"),
     (["--metrics", "fid", "--fid-convention", "tf"],
      "Invalid value for '--fid-convention': 'tf' is not one of 'torch-fidelity', 'clean-fid'"),
     (["--metrics", "is", "--extractor", "toy-classifier", "-n", "5"],
-     "--metrics is: the Inception Score splits the images into 10; -n 5 is fewer"),
+     "is: the Inception Score splits the images into 10; 5 images are fewer"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(runs, args, message):
     run = runs["toy"]
@@ -153,3 +153,46 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(runs, args, message)
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], result.output
     assert tree(run) == before
+
+
+# --- during training --------------------------------------------------------------------------
+
+
+def test_train_eval_metric_is_scores_during_training_and_keeps_the_highest(runs, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "toy", "--out", run, "-q", "--set", "train.device=cpu", "--set",
+                    "train.steps=4", "--set", "train.eval_every=2", "--set",
+                    "train.eval_metric=is", "--set", "train.eval_n=20", "--set",
+                    "train.eval_extractor=toy-classifier")
+    assert result.exit_code == 0, result.output
+    scores = [json.loads(line)["evaluation"] for line in (run / "metrics.jsonl").open()
+              if '"evaluation"' in line]
+    assert [(s["metric"], s["step"], s["generated_images"]) for s in scores] == [
+        ("is", 2, 20), ("is", 4, 20)]
+    assert all(1 <= s["value"] <= 10 for s in scores)
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=False)["best"]
+    highest = max(scores, key=lambda s: s["value"])
+    assert (best["step"], best["value"]) == (highest["step"], highest["value"])
+    assert best["generated_images"] == 20 and best["fid_convention"] == "torch-fidelity"
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["train.eval_metric=is", "train.eval_n=5"], "train.eval_n: is splits the images into 10"),
+    (["train.eval_metric=is", "train.eval_extractor=toy-pixels"],
+     "is: extractor 'toy-pixels' has no class logits"),
+])
+def test_train_eval_metric_is_refuses_what_cannot_work_before_training(runs, tmp_path, sets,
+                                                                       message):
+    result = invoke("train", "toy", "--out", tmp_path / "run", "-q", "--set", "train.device=cpu",
+                    "--set", "train.eval_every=2", *(a for s in sets for a in ("--set", s)))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_specs_minimum_images_agree_with_the_metrics():
+    from gen import specs
+    from gen.evaluation.metrics.inception_score import SPLITS
+    from gen.evaluation.metrics.precision_recall import K
+
+    assert (specs.NEIGHBOURS_K, specs.IS_SPLITS) == (K, SPLITS)

@@ -2,7 +2,7 @@
 
 | capability | the class implements | what it enables |
 |---|---|---|
-| ``sample`` | ``sample`` | gen sample; fid, kid, precision, recall |
+| ``sample`` | ``sample`` | gen sample; fid, kid, precision, recall, is |
 | ``temperature`` | ``sample(..., temperature=...)`` | gen sample --temperature |
 | ``truncation`` | ``latent``, ``generate``, ``truncatable_latent`` | sample/evaluate --truncation |
 | ``latent-interpolation`` | ``latent`` and ``generate`` | --interpolate (slerp), Run.interpolate |
@@ -30,7 +30,7 @@ SAMPLER_OPTIONS = ("steps", "eta")  # what a sampler may take besides its name
 
 # capability -> (the members that provide it, what they enable)
 CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
-    "sample": (("sample",), "gen sample; fid, kid, precision, recall"),
+    "sample": (("sample",), "gen sample; fid, kid, precision, recall, is"),
     "temperature": (("sample(temperature=)",), "gen sample --temperature"),
     "truncation": (("latent", "generate", "truncatable_latent"),
                    "gen sample/evaluate --truncation (the truncation trick)"),

@@ -99,9 +99,11 @@ class Run:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        """The score that made ``checkpoints/best.pt`` the best (metric, value, step, seed and,
-        for sample quality, extractor and extractor_hash); None for a run without one (it is
-        kept by ``train.eval_every``). A damaged best.pt is a `CheckpointError`."""
+        """The evaluation record that made ``checkpoints/best.pt`` the best: metric, value,
+        step, seed and how it was measured (for sample quality: n, real n, extractor and its
+        hash, FID convention, sampler; older runs kept only the extractor); None for
+        a run without one (it is kept by ``train.eval_every``). A damaged best.pt is a
+        `CheckpointError`."""
         path = self.dir.checkpoints / "best.pt"
         if not path.is_file():
             return None
@@ -234,7 +236,7 @@ class Run:
     def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int | None = None,
                  reference: str = "test", space: str = "run", extractor: str = "lenet",
                  extractor_weights: str | None = None, fid_convention: str = "torch-fidelity",
-                 iw_samples: int = 1000,
+                 reference_stats: str | None = None, floor: bool = False, iw_samples: int = 1000,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
                  record: bool = True, progress: bool = False, sampler: str | None = None,
                  steps: int | None = None, eta: float | None = None,
@@ -250,29 +252,32 @@ class Run:
         ``notes`` is called with each line `gen evaluate` prints before it starts (the network
         calls an iterative model will make). ``n`` None is the default, 10,000 generated
         images. ``fid_convention`` is how images reach a fixed-size extractor
-        (``"torch-fidelity"`` or ``"clean-fid"``), recorded with every quality score. The
-        options are those of `gen evaluate`."""
-        from gen.evaluation.evaluate import (  # torchmetrics and the extractors, when scoring
-            DEFAULT_N,
-            EvalOptions,
-            Subject,
-            evaluate,
-            record_evaluations,
-        )
+        (``"torch-fidelity"`` or ``"clean-fid"``), recorded with every quality score.
+        ``reference_stats``: a `gen stats` file that fid is scored against instead of images;
+        ``floor``: each quality record also holds the reference's score against itself, under
+        ``floor``. A score beside earlier ones in metrics.jsonl at another n is a `GenWarning`.
+        The options are those of `gen evaluate`."""
+        # torchmetrics and the extractors, when scoring
+        from gen.evaluation.comparability import warn_mixed_n
+        from gen.evaluation.evaluate import evaluate, record_evaluations
+        from gen.evaluation.options import DEFAULT_N, EvalOptions, Subject
 
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
         options = EvalOptions(reference=reference, n=DEFAULT_N if n is None else n,
                               n_default=n is None, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
                               batch_size=batch_size, limit=limit, seed=seed, space=space,
-                              fid_convention=fid_convention, progress=progress,
+                              fid_convention=fid_convention, reference_stats=reference_stats,
+                              floor=floor, progress=progress,
                               sampling=SamplingOptions(sampler, steps, eta, guidance,
                                                        truncation),
                               notes=notes)
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
+        history = self.metrics()  # before this evaluation's records join it
         with self.plugin_code("the evaluation"):
             records = evaluate(subject, None if names is None else [m for m in names if m],
                                options)
+        warn_mixed_n(history, records)
         if record:
             record_evaluations(self.dir, subject.step, records)
         return {r["metric"]: r for r in records}

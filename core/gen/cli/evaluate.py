@@ -1,5 +1,6 @@
-"""gen evaluate RUN_DIR: score a checkpoint against reference images (likelihoods, linear probe,
-FID, KID, precision and recall, Inception Score)."""
+"""gen evaluate RUN_DIR: score a checkpoint against reference images or their statistics
+(likelihoods, linear probe, FID, KID, precision and recall, Inception Score), optionally beside
+the floor a perfect model would score."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ CONVENTION_HELP = (
     "every score. For numbers comparable with published tables: --extractor inception and the "
     "table's convention, e.g. --fid-convention clean-fid."
 )
+STATS_HELP = (
+    "Score fid against a `gen stats` file (mean and covariance of reference features) instead "
+    "of reference images: it must have been made with the same --extractor (and weights), "
+    "--fid-convention and image shape. Serves fid and is; kid, precision and recall need the "
+    "images."
+)
+FLOOR_HELP = (
+    "Also score the reference against itself at the same n (two disjoint draws of n reference "
+    "images; halves of a smaller reference): what a perfect model would get, printed in a "
+    "'floor' column and recorded under 'floor'. For fid, kid, precision, recall (and is: the "
+    "reference images' own score)."
+)
 SPACE_HELP = (
     "Where fid/kid/precision/recall are computed: 'run' (the run's own data and an extractor "
     "trained on it), 'mnist-grey-28' (grey 28x28 bundled MNIST, one space for every MNIST "
@@ -46,6 +59,8 @@ SPACE_HELP = (
 @click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Generated images for fid/kid/precision/recall (and at most as many "
               "reference images).")
+@click.option("--reference-stats", type=click.Path(dir_okay=False), help=STATS_HELP)
+@click.option("--floor", is_flag=True, help=FLOOR_HELP)
 @click.option("--space", default="run", show_default=True, help=SPACE_HELP)
 @click.option("--extractor", default="lenet", show_default=True,
               help="Feature extractor for fid/kid/precision/recall/is (see `gen plugins`).")
@@ -66,16 +81,19 @@ SPACE_HELP = (
               help="Seeds the generated images, the reference subset and sampled estimators.")
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
-def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space: str,
-             extractor: str, fid_convention: str, extractor_weights: str | None,
-             iw_samples: int, batch_size: int,
-             limit: int | None, checkpoint: str, sampler: str | None, steps: int | None,
-             eta: float | None, guidance: float | None, truncation: float | None, seed: int,
-             device: str, as_json: bool) -> None:
+def evaluate(run_dir: str, metrics: str | None, reference: str, num: int,
+             reference_stats: str | None, floor: bool, space: str, extractor: str,
+             fid_convention: str, extractor_weights: str | None, iw_samples: int,
+             batch_size: int, limit: int | None, checkpoint: str, sampler: str | None,
+             steps: int | None, eta: float | None, guidance: float | None,
+             truncation: float | None, seed: int, device: str, as_json: bool) -> None:
     """Score a run's weights; results are also appended to metrics.jsonl. An iterative model
     (diffusion) draws its samples with the sampler options given, or its defaults; the cost in
     network calls is stated before the work starts. --truncation draws the samples of a model
-    with a truncatable latent with the truncation trick (recorded with the scores)."""
+    with a truncatable latent with the truncation trick (recorded with the scores).
+    --reference-stats scores fid against a `gen stats` file; --floor prints beside each score
+    what a perfect model would get. A warning says when an FID's n is at or below the feature
+    width, or when the run's metrics.jsonl holds the same scores at another n."""
     sampling = SamplingOptions(sampler, steps, eta, guidance, truncation, cli=True)
     from gen.evaluation.evaluate import (  # imports torch
         check_sampling,
@@ -92,7 +110,8 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
     with run.plugin_code("sampling_defaults"):
         sampling.resolve(run.model)  # flags named as typed, before any work
     if names is None:
-        names = default_metrics(run.model, num, extractor, space)
+        names = default_metrics(run.model, num, extractor, space,
+                                images=reference_stats is None)
         click.echo(f"metrics: {', '.join(names)} (all that {run.name} supports; choose with "
                    "--metrics)", err=True)
     check_sampling(run.model, names, sampling)
@@ -106,13 +125,14 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int, space:
     records = list(run.evaluate(
         names, n=num if chosen else None, reference=reference, space=space,
         extractor=extractor, extractor_weights=extractor_weights,
-        fid_convention=fid_convention, iw_samples=iw_samples, batch_size=batch_size,
+        fid_convention=fid_convention, reference_stats=reference_stats, floor=floor,
+        iw_samples=iw_samples, batch_size=batch_size,
         limit=limit, seed=seed, record=False, progress=True,
         notes=lambda line: click.echo(line, err=True), **sampling.given()).values())
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:
-        _print_table(records, run, reference)
+        _print_table(records, run, reference, floor)
     record_evaluations(run.dir, run.step, records)  # after printing: never lost
 
 
@@ -129,16 +149,19 @@ def _metric_names(metrics: str) -> list[str]:
     return names
 
 
-def _print_table(records: list[dict], run, reference: str) -> None:
-    table = Table("metric", "value", "unit", "bits/dim", "quantity", "estimator", "images",
-                  box=None, title=f"{run.name} step {run.step}, reference {reference}")
+def _print_table(records: list[dict], run, reference: str, floor: bool = False) -> None:
+    stats = next((r["reference_stats"] for r in records if "reference_stats" in r), None)
+    title = f"reference statistics {stats['file']}" if stats else f"reference {reference}"
+    table = Table("metric", "value", *(["floor"] if floor else []), "unit", "bits/dim",
+                  "quantity", "estimator", "images", box=None,
+                  title=f"{run.name} step {run.step}, {title}")
     for r in records:
         bpd = f"{r['bits_per_dim']:.4f}" if "bits_per_dim" in r else ""
         images = str(r["images"])
         if "real_images" in r:
             images = f"{r['generated_images']} generated, {r['real_images']} real"
-        table.add_row(r["metric"], f"{r['value']:.4f}", r["unit"], bpd, r.get("quantity", ""),
-                      r["estimator"], images)
+        table.add_row(r["metric"], f"{r['value']:.4f}", *([_floor(r)] if floor else []),
+                      r["unit"], bpd, r.get("quantity", ""), r["estimator"], images)
     console = stdout_console()
     console.print(table)
     seen = set()
@@ -150,9 +173,23 @@ def _print_table(records: list[dict], run, reference: str) -> None:
             console.print(f"features: {r['extractor']} ({r['extractor_hash'][:19]}...{extra}), "
                           f"FID convention {r['fid_convention']}", markup=False, highlight=False)
             console.print(_space_line(r), markup=False, highlight=False)
+    if stats:
+        data = stats.get("data") or {}
+        console.print(f"reference statistics: {stats['n']} images of {data.get('dataset')} "
+                      f"{data.get('split')}, sha256 {stats['sha256'][:16]}...",
+                      markup=False, highlight=False)
     drawn = next((r["sampling"] for r in records if r.get("sampling")), None)
     if drawn:  # the sampler settings (or truncation) the samples were drawn with
         console.print(f"sampling: {describe(drawn)}", markup=False, highlight=False)
+
+
+def _floor(record: dict) -> str:
+    """The floor beside a score, with its n where it is not the score's."""
+    floor = record.get("floor")
+    if floor is None:
+        return ""
+    at = "" if floor["n"] == record.get("real_images") else f" (n {floor['n']})"
+    return f"{floor['value']:.4f}{at}"
 
 
 def _space_line(record: dict) -> str:

@@ -7,13 +7,15 @@ extractor's class logits. Every record says what was measured (metric, value, un
 on what (reference split, numbers of real and generated images, the extractor and its weights'
 hash, the FID convention) and from which weights (step, checkpoint, seed). Records are printed
 and appended to the run's metrics.jsonl. Quality metrics are computed in a *space*
-(`gen.evaluation.spaces`).
+(`gen.evaluation.spaces`), against reference images or a file of their statistics
+(`gen.evaluation.scorer`), optionally beside the floor a perfect model would score
+(`gen.evaluation.floor`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,59 +25,25 @@ import torch
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
 from gen.errors import GenError, UsageError
-from gen.evaluation.conventions import DEFAULT_CONVENTION, check_convention
+from gen.evaluation.comparability import warn_record
+from gen.evaluation.conventions import check_convention
 from gen.evaluation.metrics.likelihood import negative_log_likelihood
 from gen.evaluation.metrics.precision_recall import K
 from gen.evaluation.metrics.probe import linear_probe_accuracy
-from gen.evaluation.quality import (
-    QUALITY_METRICS,
-    QualityScorer,
-    check_inception_score,
-    reference_record,
-)
+from gen.evaluation.options import EvalOptions, Subject
+from gen.evaluation.quality import QUALITY_METRICS, QualityScorer
+from gen.evaluation.reference_stats import ReferenceStats
+from gen.evaluation.scorer import NEEDS_IMAGES, build_scorer, reference_stats_for
 from gen.evaluation.spaces import RUN_SPACE, parse_space, reference_spec
-from gen.extractors.base import ExtractorRequest, build_extractor
 from gen.latent import encode_all
 from gen.model import Model
-from gen.plugins import Plugins, get_plugins
+from gen.plugins import Plugins
 from gen.progress import counting
 from gen.run.layout import RunDir
 from gen.run.metrics_log import MetricsLog
 from gen.sampling_options import SamplingOptions, sampling_cost
-from gen.specs import RunSpec
 
-DEFAULT_N = 10_000  # generated images of fid/kid/precision/recall unless told
 HIGHER_IS_BETTER = frozenset({"precision", "recall", "probe", "is"})  # lower: fid, kid, nll, elbo
-
-
-@dataclass
-class Subject:
-    """The weights scored: a model, the spec of its run, their step, and the checkpoint they
-    were loaded from (None for a model in training)."""
-
-    model: Model
-    spec: RunSpec
-    step: int
-    checkpoint: Path | None = None
-
-
-@dataclass
-class EvalOptions:
-    reference: str = "test"  # "test", "train" (the run's data set) or a folder of images
-    n: int = DEFAULT_N  # generated images for fid/kid/precision/recall (real: at most as many)
-    extractor: str = "lenet"
-    extractor_weights: str | None = None
-    iw_samples: int = 1000
-    batch_size: int = 256
-    limit: int | None = None  # use only the first `limit` reference images
-    seed: int = 0
-    space: str = RUN_SPACE  # where quality metrics are computed: see `parse_space`
-    fid_convention: str = DEFAULT_CONVENTION  # how images reach the extractor (`conventions`)
-    progress: bool = False  # a bar on stderr while samples are drawn and scored
-    # an iterative model's sampler, steps, eta, guidance (unset: its defaults)
-    sampling: SamplingOptions = field(default_factory=SamplingOptions)
-    notes: Callable[[str], None] | None = None  # told the cost of the work before it starts
-    n_default: bool = False  # ``n`` was not chosen by the user (the cost note says so)
 
 
 class Evaluation:
@@ -84,14 +52,14 @@ class Evaluation:
 
     def __init__(self, subject: Subject, data: ImageSet, metrics: list[str],
                  options: EvalOptions, scorer: QualityScorer | None = None,
-                 plugins: Plugins | None = None):
+                 plugins: Plugins | None = None, stats: ReferenceStats | None = None):
         self.subject, self.data, self.metrics, self.options = subject, data, metrics, options
-        self._given_scorer, self._plugins = scorer, plugins
+        self._given_scorer, self._plugins, self.stats = scorer, plugins, stats
 
     @cached_property
     def scorer(self) -> QualityScorer:
         return self._given_scorer or build_scorer(
-            self.subject, self.data, self.options, self._plugins, self.metrics
+            self.subject, self.data, self.options, self._plugins, self.metrics, self.stats
         )
 
     @cached_property
@@ -108,8 +76,9 @@ class Evaluation:
             torch.manual_seed(self.options.seed)  # sampled estimators (ELBO, IW) are reproducible
             record = METRICS[metric](self)
             checkpoint = self.subject.checkpoint  # None during training
+            split = record.get("reference_stats", {}).get("file", self.options.reference)
             records.append(record | {
-                "model": self.subject.spec.model.name, "split": self.options.reference,
+                "model": self.subject.spec.model.name, "split": split,
                 "step": self.subject.step, "seed": self.options.seed,
                 "checkpoint": None if checkpoint is None else str(checkpoint),
             } | ({"weights": "ema"} if self.subject.model.weights == "ema" else {}))
@@ -153,40 +122,19 @@ METRICS: dict[str, Callable[[Evaluation], dict[str, Any]]] = {
 }
 
 
-def build_scorer(subject: Subject, data: ImageSet, options: EvalOptions,
-                 plugins: Plugins | None = None, metrics: list[str] = ()) -> QualityScorer:
-    """The extractor and reference features of ``options.space``: the run's own (``data`` is
-    its reference split, already loaded) or a common space's, whose reference split is loaded
-    here and for whose data the extractor is built. ``metrics`` the extractor cannot serve are
-    refused before any features are computed."""
-    space = parse_space(options.space)
-    spec = subject.spec.data if space is None else space
-    if space is not None:
-        data = load_dataset(reference_spec(space, options.reference, space.channels,
-                                           options.limit))
-    request = ExtractorRequest(
-        data=spec, channels=data.info.channels, image_size=data.info.image_size,
-        device=subject.model.device, weights=options.extractor_weights,
-    )
-    extractor = build_extractor(plugins or get_plugins(), options.extractor, request)
-    if "is" in metrics:
-        check_inception_score(extractor, options.n)
-    reference = reference_record(options.space, spec, options.reference, data)
-    return QualityScorer.build(extractor, data, options.n, options.seed, options.batch_size,
-                               reference, options.fid_convention)
-
-
 def default_metrics(model: Model, n: int, extractor: str = "lenet",
-                    space: str = RUN_SPACE) -> list[str]:
+                    space: str = RUN_SPACE, images: bool = True) -> list[str]:
     """What a model is scored on when no metric is named: sample quality for every model
     (precision and recall only when ``n`` leaves each image its k neighbours; not the IS, which
     needs a classifier's logits and an ImageNet-like domain), ``nll`` for a
     density model and ``elbo`` too where its likelihood is a lower bound. Not sample quality
     where it cannot be computed: the ``lenet`` extractor trained on a run's own unlabelled
-    data (a density model is then scored on its likelihood alone)."""
+    data (a density model is then scored on its likelihood alone). Without reference
+    ``images`` (a statistics file) only fid of the quality metrics."""
     unlabelled = extractor == "lenet" and space == RUN_SPACE and model.data.num_classes is None
     metrics = [] if unlabelled else [
-        m for m in QUALITY_METRICS if m != "is" and (n > K or m not in ("precision", "recall"))]
+        m for m in QUALITY_METRICS if m != "is" and (n > K or m not in ("precision", "recall"))
+        and (images or m not in NEEDS_IMAGES)]
     if model.likelihood is not None:
         metrics.append("nll")
     if model.likelihood == "lower-bound":
@@ -214,7 +162,8 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     order."""
     options = options or EvalOptions()
     if metrics is None:
-        metrics = default_metrics(subject.model, options.n, options.extractor, options.space)
+        metrics = default_metrics(subject.model, options.n, options.extractor, options.space,
+                                  images=options.reference_stats is None)
     check_metrics(metrics)
     settings = check_sampling(subject.model, metrics, options.sampling)
     parse_space(options.space)  # a bad space or convention fails before any work
@@ -222,6 +171,7 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     if {"precision", "recall"} & set(metrics) and options.n < K + 1:
         raise UsageError(f"precision and recall need at least {K + 1} images (each one's {K} "
                          f"nearest neighbours); got -n {options.n}")
+    stats = reference_stats_for(metrics, options)
     model = subject.model
     spec = reference_spec(subject.spec.data, options.reference, model.data.channels,
                           options.limit)
@@ -231,7 +181,12 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     if options.notes is not None:
         for line in cost_notes(model, metrics, options, settings, data.images.shape[0]):
             options.notes(line)
-    return Evaluation(subject, data, metrics, options).run()
+    evaluation = Evaluation(subject, data, metrics, options, stats=stats)
+    records = evaluation.run()
+    for record in records:
+        if record["metric"] == "fid":
+            warn_record(record, evaluation.scorer.dim)
+    return records
 
 
 def check_sampling(model: Model, metrics: list[str], sampling: SamplingOptions) -> dict[str, Any]:
@@ -264,11 +219,16 @@ def cost_notes(model: Model, metrics: list[str], options: EvalOptions, settings:
 
 
 def record_evaluations(run: RunDir, step: int, records: list[dict[str, Any]]) -> None:
-    """Append ``records`` to the run's metrics.jsonl; a run on read-only storage (or a full
-    disk) is a `WriteError` naming the file."""
-    log = MetricsLog(run.metrics_path)
+    """Append ``records`` to the run's metrics.jsonl, and hand them to the run's trackers; a
+    run on read-only storage (or a full disk) is a `WriteError` naming the file."""
+    from gen.tracking.evaluations import open_for_evaluation  # its trackers' libraries
+
+    log = MetricsLog(run.metrics_path)  # writable first: trackers never get what it lacks
+    trackers = log.trackers = open_for_evaluation(run)
     try:
         for record in records:
             log.write({"step": step, "evaluation": record})
     finally:
         log.close()
+        if trackers is not None:
+            trackers.finish(None)

@@ -24,14 +24,10 @@ from gen.capabilities import require
 from gen.data.datasets import held_out, load_dataset
 from gen.errors import GenError
 from gen.evaluation.coverage import CoverageProbe
-from gen.evaluation.evaluate import (
-    HIGHER_IS_BETTER,
-    EvalOptions,
-    Evaluation,
-    Subject,
-    build_scorer,
-)
+from gen.evaluation.evaluate import HIGHER_IS_BETTER, Evaluation
+from gen.evaluation.options import EvalOptions, Subject
 from gen.evaluation.quality import QUALITY_METRICS
+from gen.evaluation.scorer import build_scorer
 from gen.model import Model
 from gen.seeding import preserved_rng
 from gen.specs import RunSpec
@@ -52,7 +48,8 @@ class PeriodicEvaluator:
         self.scorer = self.coverage = None
         with preserved_rng(), eval_mode(model):  # fail before training starts, not at step 1
             if self.metric in QUALITY_METRICS:
-                self.scorer = build_scorer(Subject(model, self.spec, 0), self.data, self.options)
+                self.scorer = build_scorer(Subject(model, self.spec, 0), self.data, self.options,
+                                           metrics=[self.metric])
             if self.data.labels is not None:
                 self.coverage = CoverageProbe(spec.data, self.data, model, tr.eval_n)
 

@@ -10,7 +10,9 @@ every feature (the IS every logit), so what they need is estimated before any wo
 request that would not fit in memory is refused with the largest ``n`` that would.
 
 Both sets of images reach the extractor by one FID convention (`gen.evaluation.conventions`),
-which every record names (``fid_convention``).
+which every record names (``fid_convention``). The reference may instead be a file of its
+statistics (`gen.evaluation.reference_stats`, FID alone); the IS alone computes no reference
+features.
 
 Generated images whose shape differs from the reference images' (a common space, see
 `gen.evaluation.evaluate`) are converted to it first (`Conversion`). Every record names the
@@ -34,6 +36,7 @@ from gen.evaluation.conventions import DEFAULT_CONVENTION, check_convention, pre
 from gen.evaluation.metrics.feature_distances import FrechetStream, kernel_distance
 from gen.evaluation.metrics.inception_score import SHUFFLE_SEED, SPLITS, inception_score
 from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
+from gen.evaluation.reference_stats import ReferenceStats
 from gen.extractors.base import Extractor, extract, has_logits, logits
 from gen.model import Model
 from gen.sampling import generate_batches
@@ -86,33 +89,63 @@ def reference_record(space: str, data: DataSpec, reference: str, images: ImageSe
         "image_size": images.info.image_size, "binary": images.info.binary}}
 
 
+def reference_order(count: int, seed: int) -> torch.Tensor:
+    """The order the reference images are drawn in: a permutation chosen by ``seed`` (a
+    folder's images come sorted by class, so not simply the first ones)."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+
+
 @dataclass
 class QualityScorer:
     extractor: Extractor
-    real: torch.Tensor  # (n_real, D) float64 features of the reference images used
+    real: torch.Tensor | None  # (n_real, D) float64 features of the reference images used
     real_labels: torch.Tensor | None  # their labels, to match a conditional model's classes
     n: int  # images to generate
     batch_size: int = 256
     reference: dict[str, Any] = field(default_factory=dict)  # `reference_record`
     shape: tuple[int, int] | None = None  # channels, size of the reference images
     convention: str = DEFAULT_CONVENTION  # how images reach the extractor
+    stats: ReferenceStats | None = None  # the reference as a file's Gaussian fit (FID only)
+    floor: dict[str, dict[str, Any]] | None = None  # by metric: `gen.evaluation.floor`
 
     @classmethod
     def build(cls, extractor: Extractor, data: ImageSet, n: int, seed: int,
               batch_size: int = 256, reference: dict[str, Any] | None = None,
-              convention: str = DEFAULT_CONVENTION) -> QualityScorer:
-        """Features of ``min(n, len(data))`` reference images, a random subset chosen by
-        ``seed`` (a folder's images come sorted by class, so not simply the first ones)."""
+              convention: str = DEFAULT_CONVENTION, features: bool = True) -> QualityScorer:
+        """Features of ``min(n, len(data))`` reference images, drawn in `reference_order`;
+        without ``features`` (the IS alone) only their labels are kept."""
         check_convention(convention, extractor)
         count = min(n, data.images.shape[0])
         if count < 2:
             raise GenError(f"the reference set holds {data.images.shape[0]} images; need 2 or more")
-        order = torch.randperm(data.images.shape[0], generator=torch.Generator().manual_seed(seed))
-        idx = order[:count]
-        real = extract(extractor, data.images[idx], batch_size, preparer(convention, extractor))
+        idx = reference_order(data.images.shape[0], seed)[:count]
+        real = (extract(extractor, data.images[idx], batch_size, preparer(convention, extractor))
+                if features else None)
         labels = None if data.labels is None else data.labels[idx]
         shape = (data.images.shape[1], data.images.shape[-1])
         return cls(extractor, real, labels, n, batch_size, reference or {}, shape, convention)
+
+    @classmethod
+    def from_stats(cls, extractor: Extractor, stats: ReferenceStats, n: int,
+                   batch_size: int = 256, reference: dict[str, Any] | None = None,
+                   convention: str = DEFAULT_CONVENTION) -> QualityScorer:
+        """Scores against a file's statistics: no reference images, so no labels either (a
+        conditional model's classes cycle)."""
+        check_convention(convention, extractor)
+        return cls(extractor, None, None, n, batch_size, reference or {}, stats.shape,
+                   convention, stats)
+
+    @property
+    def n_real(self) -> int:
+        """Reference images the scores compare with (0 for the IS alone)."""
+        if self.stats is not None:
+            return self.stats.n
+        return 0 if self.real is None else self.real.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """Features per image."""
+        return self.extractor.num_features if self.real is None else self.real.shape[1]
 
     def labels_for(self, model: Model) -> torch.Tensor | None:
         """The label pattern for a conditional model (repeated to ``n`` as images are drawn):
@@ -134,7 +167,7 @@ class QualityScorer:
         self.check(metrics)
         sampling = sampling or SamplingOptions()
         settings = sampling.resolve(model)
-        fid = FrechetStream(self.real) if "fid" in metrics else None
+        fid = self._frechet() if "fid" in metrics else None
         kept = [] if {"kid", "precision", "recall"} & set(metrics) else None
         classes = [] if "is" in metrics else None
         labels = self.labels_for(model)
@@ -158,8 +191,15 @@ class QualityScorer:
         provenance = {**self.provenance(), "conversion": convert.describe()}
         if settings:
             provenance["sampling"] = settings
-        return [{"metric": m, **self._value(m, fid, fake, pr, score, seed), **provenance}
+        return [{"metric": m, **self._value(m, fid, fake, pr, score, seed), **provenance,
+                 **({"floor": self.floor[m]} if self.floor and m in self.floor else {})}
                 for m in metrics]
+
+    def _frechet(self) -> FrechetStream:
+        if self.stats is None:
+            return FrechetStream(self.real)
+        mu, sigma = (torch.from_numpy(a) for a in (self.stats.mu, self.stats.sigma))
+        return FrechetStream.from_statistics(mu, sigma, self.stats.n)
 
     def _value(self, metric: str, fid: FrechetStream | None, fake: torch.Tensor | None,
                pr: tuple[float, float] | None, score: tuple[float, float] | None,
@@ -184,12 +224,12 @@ class QualityScorer:
         whose features would not fit in memory."""
         if "is" in metrics:
             check_inception_score(self.extractor, self.n)
-        if {"precision", "recall"} & set(metrics) and min(self.n, len(self.real)) < K + 1:
+        if {"precision", "recall"} & set(metrics) and min(self.n, self.n_real) < K + 1:
             raise UsageError(f"precision and recall need at least {K + 1} generated and "
                              f"reference images (k = {K} neighbours each); got -n {self.n} "
-                             f"and {len(self.real)} reference images")
+                             f"and {self.n_real} reference images")
         available = _available_memory()
-        per_image, fixed = memory_per_image(self.real.shape[1], len(self.real), metrics)
+        per_image, fixed = memory_per_image(self.dim, self.n_real, metrics)
         if available is None or per_image == 0:
             return
         budget = MEMORY_SHARE * available
@@ -209,20 +249,21 @@ class QualityScorer:
 
     def provenance(self) -> dict[str, Any]:
         details = {f"extractor_{k}": v for k, v in self.extractor.details.items()}
-        return {"images": self.n, "real_images": self.real.shape[0],
+        stats = {} if self.stats is None else {"reference_stats": self.stats.record()}
+        return {"images": self.n, "real_images": self.n_real,
                 "generated_images": self.n, "extractor": self.extractor.name,
                 "extractor_hash": self.extractor.weights_hash, **details,
-                "fid_convention": self.convention, **self.reference}
+                "fid_convention": self.convention, **self.reference, **stats}
 
 
 def check_inception_score(extractor: Extractor, n: int) -> None:
     """The IS needs an extractor with class logits, and an image per split at least."""
     if not has_logits(extractor):
-        raise UsageError(f"--metrics is: extractor {extractor.name!r} has no class logits, "
-                         "which the Inception Score needs; use --extractor inception (or lenet)")
+        raise UsageError(f"is: extractor {extractor.name!r} has no class logits, which the "
+                         "Inception Score needs; use the inception extractor (or lenet)")
     if n < SPLITS:
-        raise UsageError(f"--metrics is: the Inception Score splits the images into {SPLITS}; "
-                         f"-n {n} is fewer (tables report the IS of 50,000 images)")
+        raise UsageError(f"is: the Inception Score splits the images into {SPLITS}; {n} "
+                         "images are fewer (tables report the IS of 50,000 images)")
 
 
 def memory_per_image(dim: int, n_real: int, metrics: list[str]) -> tuple[float, float]:

@@ -35,16 +35,34 @@ class FrechetStream:
     however many images are scored."""
 
     def __init__(self, real: torch.Tensor):
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
-        self._metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))
+        self._metric = _frechet_metric(real.shape[1])
         self._metric.update(real.double(), real=True)
+
+    @classmethod
+    def from_statistics(cls, mu: torch.Tensor, sigma: torch.Tensor, n: int) -> FrechetStream:
+        """The real side given as the Gaussian fit of ``n`` features (mean ``mu``, covariance
+        ``sigma`` with the n - 1 denominator, as numpy's and torchmetrics' are), e.g. from a
+        reference-statistics file: torchmetrics' running sums are set to what they would hold
+        after those features, so the FID equals the one computed from the features."""
+        stream = cls.__new__(cls)
+        stream._metric = metric = _frechet_metric(mu.shape[0])
+        mu, sigma = mu.double(), sigma.double()
+        metric.real_features_sum = mu * n
+        metric.real_features_cov_sum = sigma * (n - 1) + n * torch.outer(mu, mu)
+        metric.real_features_num_samples = torch.tensor(n, dtype=torch.long)
+        return stream
 
     def update(self, fake: torch.Tensor) -> None:
         self._metric.update(fake.double(), real=False)
 
     def compute(self) -> float:
         return float(self._metric.compute())
+
+
+def _frechet_metric(dim: int):
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    return FrechetInceptionDistance(feature=_Given(dim))
 
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
