@@ -1,6 +1,6 @@
-"""gen-core's own plugin: the built-in feature extractors and data sets, registered through the
-same hooks a third-party plugin uses (so `gen plugins` and `gen list-datasets` list them under
-``gen-core``). Registration only: their modules, and torch, are imported when used."""
+"""gen-core's own plugin: the built-in feature extractors, data sets and trackers, registered
+through the same hooks a third-party plugin uses (so `gen plugins` and `gen list-datasets` list
+them under ``gen-core``). Registration only: their modules, and torch, are imported when used."""
 
 from __future__ import annotations
 
@@ -58,3 +58,23 @@ def gen_register_datasets(register):
              summary="CelebA aligned faces (Liu et al. 2015), 178x218 colour, torchvision's "
              "layout; options.crop fits them square",
              dataset=f"{_SOURCES}.celeba:build", options=f"{_SOURCES}.options:CelebAOptions")
+
+
+_TRACKING = "gen.tracking"
+
+
+@hookimpl
+def gen_register_trackers(register):
+    register(name="tensorboard", requires=("tensorboard",),
+             install="pip install 'gen-core[tensorboard]'",
+             summary="TensorBoard event files in the run's tensorboard/ folder: scalars, grids, "
+             "scores, coverage, health warnings, the spec as hparams",
+             tracker=f"{_TRACKING}.tensorboard:TensorBoardTracker")
+    register(name="mlflow", requires=("mlflow",), install="pip install 'gen-core[mlflow]'",
+             summary="MLflow: a local store in the run's mlruns/ folder, or any tracking URI",
+             tracker=f"{_TRACKING}.mlflow:MLflowTracker",
+             options=f"{_TRACKING}.options:MLflowOptions")
+    register(name="wandb", requires=("wandb",), install="pip install 'gen-core[wandb]'",
+             summary="Weights & Biases; honours WANDB_MODE (offline works with no network)",
+             tracker=f"{_TRACKING}.wandb:WandbTracker",
+             options=f"{_TRACKING}.options:WandbOptions")

@@ -51,6 +51,12 @@ class UnknownDatasetError(GenError):
     exit_code = 2
 
 
+class UnknownTrackerError(GenError):
+    """A tracker name that no installed plugin registers (a spec error: exit 2)."""
+
+    exit_code = 2
+
+
 class AmbiguousNameError(GenError):
     """A model or extractor name that several plugins register: it must be named as
     ``PLUGIN:NAME``."""

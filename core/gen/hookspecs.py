@@ -60,3 +60,20 @@ def gen_register_datasets(register: Callable[..., None]) -> None:
             pydantic class validating ``data.options``; ``labelled`` is True, False, or None
             where it depends on the files. Names follow the rules of `gen_register_models`.
     """
+
+
+@hookspec
+def gen_register_trackers(register: Callable[..., None]) -> None:
+    """Register the experiment trackers this plugin provides (`train.trackers`).
+
+    Parameters:
+        register: call once per tracker as ``register(name=..., summary=...,
+            tracker="module:Class", options="module:OptionsClass", requires=("module",),
+            install="pip install ...")``. ``tracker`` is the import path of a
+            `gen.tracking.Tracker` subclass, built with its validated options; ``options``
+            (optional) a pydantic class validating the options a spec gives it; ``requires``
+            the modules it imports, checked present (not imported) when a spec names it, and
+            ``install`` the command that installs them. Imported only when a run is tracked,
+            so discovery stays cheap (no torch import). Names follow the rules of
+            `gen_register_models`.
+    """

@@ -24,7 +24,8 @@ import pluggy
 
 from gen import hookspecs
 from gen.errors import PluginError
-from gen.registry import DatasetInfo, ExtractorInfo, ModelInfo, Registry
+from gen.plugin_parts import DatasetInfo, ExtractorInfo, TrackerInfo
+from gen.registry import ModelInfo, Registry
 
 ENTRY_POINT_GROUP = "gen"
 CORE_PLUGIN = "gen.core_plugin"
@@ -39,6 +40,7 @@ class PluginRecord:
     models: list[str] = field(default_factory=list)
     extractors: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    trackers: list[str] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
     disabled: bool = False  # named in $GEN_DISABLE_PLUGINS: never imported
@@ -59,6 +61,7 @@ class PluginRecord:
             "models": self.models,
             "extractors": self.extractors,
             "datasets": self.datasets,
+            "trackers": self.trackers,
             "error": self.error,
         }
 
@@ -89,7 +92,8 @@ class Plugins:
             return self._broken(record, f"unknown hook (misspelled?): {exc}")
         try:
             with redirect_stdout(sys.stderr):
-                record.models, record.extractors, record.datasets = self._register_declared(
+                (record.models, record.extractors, record.datasets,
+                 record.trackers) = self._register_declared(
                     plugin, name, version)
         except KeyboardInterrupt:
             raise
@@ -104,6 +108,7 @@ class Plugins:
         models = self._declared(plugin, "gen_register_models", ModelInfo, name, version)
         extractors = self._declared(plugin, "gen_register_extractors", ExtractorInfo, name, version)
         datasets = self._declared(plugin, "gen_register_datasets", DatasetInfo, name, version)
+        trackers = self._declared(plugin, "gen_register_trackers", TrackerInfo, name, version)
         own = Registry()  # validates every descriptor before any is registered
         for info in models:
             own.add(info)
@@ -111,9 +116,11 @@ class Plugins:
             own.add_extractor(info)
         for info in datasets:
             own.add_dataset(info)
+        for info in trackers:
+            own.add_tracker(info)
         self.registry.merge(own)
         return ([m.name for m in models], [e.name for e in extractors],
-                [d.name for d in datasets])
+                [d.name for d in datasets], [t.name for t in trackers])
 
     def add_core(self) -> PluginRecord:
         """The core's own plugin (the built-in extractors and data sets), loaded like any other."""

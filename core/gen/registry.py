@@ -1,9 +1,10 @@
-"""Light descriptors of registered models and feature extractors, and the lookup by name.
+"""Light descriptors of registered models, and the lookup by name of everything plugins
+register.
 
 A plugin registers a `ModelInfo` per model: a name, a kind, a one-line summary and the *import
 paths* of its spec and model classes. Nothing heavy is imported until a spec is validated
-(`spec_class`) or a model is built (`model_class`). An `ExtractorInfo` is the same for a feature
-extractor: its builder is imported only when features are computed.
+(`spec_class`) or a model is built (`model_class`). Extractors, data sets and trackers have
+descriptors of the same sort (`gen.plugin_parts`).
 
 Plugins never knock each other out: a name two plugins register is kept for both, and then
 resolves only when qualified as ``PLUGIN:NAME`` (``gen-gan:dcgan``).
@@ -11,11 +12,8 @@ resolves only when qualified as ``PLUGIN:NAME`` (``gen-gan:dcgan``).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import importlib
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -26,20 +24,14 @@ from gen.errors import (
     UnknownDatasetError,
     UnknownExtractorError,
     UnknownModelError,
+    UnknownTrackerError,
 )
+from gen.plugin_parts import DatasetInfo, ExtractorInfo, TrackerInfo, import_for
 
 # `kind` is an open label that groups models in listings; what gen offers a model follows from
 # the methods its class implements (`gen.capabilities`), never from its kind.
 DOCUMENTED_KINDS: tuple[str, ...] = ("adversarial", "latent-variable", "autoregressive", "flow")
 _KIND = re.compile(r"[a-z][a-z0-9-]*")
-
-
-def import_object(path: str) -> Any:
-    """Import ``"package.module:Attribute"``."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"expected 'module:attribute', got {path!r}")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 def split_name(name: str) -> tuple[str | None, str]:
@@ -82,7 +74,7 @@ class ModelInfo:
         return f"{self.plugin}:{self.name}"
 
     def _load(self, path: str, what: str) -> type:
-        return _import_for(self.plugin, f"the {what} class of model {self.name!r}", path)
+        return import_for(self.plugin, f"the {what} class of model {self.name!r}", path)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,61 +87,7 @@ class ModelInfo:
         }
 
 
-@dataclass(frozen=True)
-class ExtractorInfo:
-    """What a plugin says about one feature extractor; cheap to create and to list."""
-
-    name: str
-    summary: str
-    extractor: str  # "module:callable", called with an ExtractorRequest
-    plugin: str = "?"
-    version: str = "?"
-
-    @property
-    def qualified(self) -> str:
-        """``PLUGIN:NAME``: picks this extractor even where another plugin registers its
-        name."""
-        return f"{self.plugin}:{self.name}"
-
-    def builder(self) -> Any:
-        return _import_for(self.plugin, f"extractor {self.name!r}", self.extractor)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "plugin": self.plugin, "version": self.version,
-                "summary": self.summary}
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a plugin says about one data set; cheap to create and to list."""
-
-    name: str
-    summary: str
-    dataset: str  # "module:callable", called with a DatasetRequest
-    options: str | None = None  # "module:Class", a pydantic class validating data.options
-    labelled: bool | None = None  # None: depends on the files (an image folder's sub-folders)
-    plugin: str = "?"
-    version: str = "?"
-
-    @property
-    def qualified(self) -> str:
-        """``PLUGIN:NAME``: picks this data set even where another plugin registers its name."""
-        return f"{self.plugin}:{self.name}"
-
-    def builder(self) -> Any:
-        return _import_for(self.plugin, f"data set {self.name!r}", self.dataset)
-
-    def options_class(self) -> type | None:
-        if self.options is None:
-            return None
-        return _import_for(self.plugin, f"the options of data set {self.name!r}", self.options)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "plugin": self.plugin, "version": self.version,
-                "summary": self.summary, "labelled": self.labelled}
-
-
-Info = TypeVar("Info", ModelInfo, ExtractorInfo, DatasetInfo)
+Info = TypeVar("Info", ModelInfo, ExtractorInfo, DatasetInfo, TrackerInfo)
 
 
 class Claims(Generic[Info]):
@@ -209,6 +147,7 @@ class Registry:
     model_claims: Claims[ModelInfo] = field(default_factory=lambda: Claims("model"))
     extractor_claims: Claims[ExtractorInfo] = field(default_factory=lambda: Claims("extractor"))
     dataset_claims: Claims[DatasetInfo] = field(default_factory=lambda: Claims("data set"))
+    tracker_claims: Claims[TrackerInfo] = field(default_factory=lambda: Claims("tracker"))
     # Plugins that registered nothing, and why ("disabled by ...", "broken: ..."): a model
     # that seems unknown may belong to one of them.
     unloaded: dict[str, str] = field(default_factory=dict)
@@ -228,6 +167,11 @@ class Registry:
     def datasets(self) -> dict[str, DatasetInfo]:
         """Every data set under the name `get_dataset` takes for it (as `models`)."""
         return self.dataset_claims.by_resolvable_name()
+
+    @property
+    def trackers(self) -> dict[str, TrackerInfo]:
+        """Every tracker under the name `get_tracker` takes for it (as `models`)."""
+        return self.tracker_claims.by_resolvable_name()
 
     def contested(self) -> dict[str, list[str]]:
         """Model names several plugins register -> those plugins."""
@@ -262,6 +206,14 @@ class Registry:
             )
         self.dataset_claims.add(info)
 
+    def add_tracker(self, info: TrackerInfo) -> None:
+        if ":" not in info.tracker or (info.options is not None and ":" not in info.options):
+            raise PluginError(
+                f"plugin {info.plugin!r}: tracker {info.name!r} must give tracker (and "
+                "options, if any) as 'module:name' import paths"
+            )
+        self.tracker_claims.add(info)
+
     def merge(self, other: Registry) -> None:
         """Take in everything ``other`` holds (one plugin's registrations, checked there)."""
         for info in other.model_claims.all():
@@ -270,6 +222,8 @@ class Registry:
             self.extractor_claims.add(info)
         for info in other.dataset_claims.all():
             self.dataset_claims.add(info)
+        for info in other.tracker_claims.all():
+            self.tracker_claims.add(info)
 
     def get_dataset(self, name: str) -> DatasetInfo:
         """The data set ``name`` (or ``PLUGIN:NAME``) picks."""
@@ -285,6 +239,14 @@ class Registry:
         if info is None:
             raise UnknownExtractorError(
                 self._unknown("feature extractor", "extractors", name, self.extractor_claims))
+        return info
+
+    def get_tracker(self, name: str) -> TrackerInfo:
+        """The tracker ``name`` (or ``PLUGIN:NAME``) picks."""
+        info = self.tracker_claims.find(name)
+        if info is None:
+            raise UnknownTrackerError(
+                self._unknown("tracker", "trackers", name, self.tracker_claims))
         return info
 
     def _unknown(self, what: str, plural: str, name: str, claims: Claims) -> str:
@@ -345,17 +307,3 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.model_claims.all())
-
-
-def _import_for(plugin: str, what: str, path: str) -> Any:
-    """Import a plugin's lazily named object; a failure (a `SystemExit` too) is a PluginError
-    naming all three. What the import prints goes to stderr: stdout may be a spec or JSON."""
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            return import_object(path)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
-        raise PluginError(
-            f"plugin {plugin!r}: cannot import {what} from {path!r}: {type(exc).__name__}: {exc}"
-        ) from exc

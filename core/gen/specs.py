@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
     Field,
     ValidationError,
     ValidationInfo,
@@ -28,7 +27,7 @@ from pydantic import (
 )
 
 from gen.errors import SpecError
-from gen.spec_base import StrictSpec
+from gen.spec_base import StrictSpec, render_errors
 from gen.train_options import EMASpec, LRScheduleSpec
 
 
@@ -165,6 +164,11 @@ _NEEDS_ROOT = {"image-folder": "the folder of images",
                "npz": "the .npz file (or a folder of train.npz and test.npz)"}
 
 
+# Images the eval metrics need at least: precision/recall's K + 1 (gen.evaluation.metrics.
+# precision_recall.K), the IS's splits (inception_score.SPLITS). Those modules import torch,
+# which spec validation does not; test_specs keeps the numbers equal.
+NEIGHBOURS_K = 3
+IS_SPLITS = 10
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -187,16 +191,23 @@ class TrainSpec(StrictSpec):
         "part, logged to metrics.jsonl; the best checkpoint is kept as checkpoints/best.pt "
         "(default: never)"
     )
-    eval_metric: Literal["fid", "kid", "precision", "recall", "nll", "elbo", "probe"] = Field(
-        "fid", description="what eval_every measures; lower is better for fid, kid, nll and "
-        "elbo, higher for precision, recall and probe"
+    eval_metric: Literal["fid", "kid", "precision", "recall", "is", "nll", "elbo", "probe"] = (
+        Field("fid", description="what eval_every measures; lower is better for fid, kid, nll "
+              "and elbo, higher for precision, recall, is (Inception Score: needs an extractor "
+              "with class logits) and probe")
     )
     eval_n: int = Field(
-        2000, gt=1, description="images generated per evaluation (fid, kid, precision, recall), "
-        "scored against at most as many held-out images"
+        2000, gt=1, description="images generated per evaluation (fid, kid, precision, recall, "
+        "is), scored against at most as many held-out images"
     )
     eval_extractor: str = Field(
-        "lenet", description="feature extractor for fid, kid, precision and recall"
+        "lenet", description="feature extractor for fid, kid, precision, recall and is"
+    )
+    trackers: list[str | dict[str, Any]] | None = Field(
+        None, description="experiment trackers (`gen list-trackers`): names, or objects of a "
+        "name and the tracker's options, e.g. [\"mlflow\", {\"name\": \"wandb\", "
+        "\"project\": \"mnist\"}]; checked and completed with their defaults in spec.json. "
+        "Default: tensorboard when its extra is installed; [] for none"
     )
     out: str | None = Field(None, description="run directory; default runs/<model>-<dataset>")
     max_time: float | None = Field(
@@ -271,9 +282,12 @@ class TrainSpec(StrictSpec):
     @classmethod
     def _enough_for_neighbours(cls, v: int, info: ValidationInfo) -> int:
         # precision and recall find each image's k = 3 nearest neighbours among the others
-        if info.data.get("eval_metric") in ("precision", "recall") and v < 4:
-            raise ValueError(f"{info.data['eval_metric']} needs at least 4 images (each one's "
-                             "3 nearest neighbours)")
+        metric, k = info.data.get("eval_metric"), NEIGHBOURS_K
+        if metric in ("precision", "recall") and v < k + 1:
+            raise ValueError(f"{metric} needs at least {k + 1} images (each one's {k} nearest "
+                             "neighbours)")
+        if metric == "is" and v < IS_SPLITS:
+            raise ValueError(f"is splits the images into {IS_SPLITS}; needs at least {IS_SPLITS}")
         return v
 
     @field_validator("max_time", mode="before")
@@ -324,7 +338,7 @@ TOO_DEEP = "JSON nested too deeply (a spec is a few levels of objects and lists)
 RESUMABLE_OVERRIDES = (
     "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.device", "train.eval_every", "train.compile",
-    "train.channels_last", "train.max_time", "data.storage", "data.workers",
+    "train.channels_last", "train.max_time", "train.trackers", "data.storage", "data.workers",
     "data.memory_budget_mb",
 )
 
@@ -390,47 +404,10 @@ def _validate(model_spec: type[ModelSpec], raw: dict[str, Any], overrides: Seque
     problems = spec.train.check() + spec.model.check_data(spec.data)
     if problems:
         raise SpecError(problems, source)
-    spec.data.options = _data_options(spec.data, source, known_data)
+    from gen.spec_plugins import check_plugin_parts  # plugins' own option classes
+
+    check_plugin_parts(spec, source, known_data)
     return spec
-
-
-def _data_options(data: DataSpec, source: str | None, known_data: bool) -> dict[str, Any]:
-    """``data.dataset`` checked against the registered data sets (with the closest name), and
-    ``data.options`` against its options class, with every default filled in (so spec.json
-    shows them). With ``known_data`` False an unregistered data set keeps its options as they
-    are."""
-    from gen.errors import GenError
-    from gen.plugins import get_plugins  # discovery: no torch
-
-    try:
-        info = get_plugins().registry.get_dataset(data.dataset)
-    except GenError as exc:  # unknown or ambiguous
-        if not known_data:
-            return data.options
-        raise SpecError([("data.dataset", str(exc))], source) from None
-    try:
-        options = dataset_options(info, data.options)
-    except SpecError as exc:
-        raise SpecError(exc.problems, source) from None
-    except GenError as exc:  # the options class cannot be imported
-        raise SpecError([("data.options", str(exc))], source) from None
-    return {} if options is None else options.model_dump(mode="json")
-
-
-def dataset_options(info: Any, raw: dict[str, Any]) -> BaseModel | None:
-    """``data.options`` as an instance of the data set's options class (None where it declares
-    none); a bad value is a `SpecError` naming ``data.options.FIELD``."""
-    cls = info.options_class()
-    if cls is None:
-        if raw:
-            raise SpecError([("data.options", f"data set {info.name!r} takes no options "
-                                              f"(got {', '.join(sorted(raw))})")])
-        return None
-    try:
-        return cls.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError([(f"data.options.{path}" if path else "data.options", message)
-                         for path, message in render_errors(exc)]) from None
 
 
 def load_json(path: str | Path) -> dict[str, Any]:
@@ -480,28 +457,6 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
                 path = ".".join(parts[: i + 1])
                 raise SpecError([(path, f"cannot set {item!r}: {path} is not a section")])
         node[parts[-1]] = value
-
-
-def render_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """pydantic errors as (``model.optimizer.betas[0]``, ``message (got value)``) pairs."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        path = ""
-        for part in err["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = err["msg"].removeprefix("Value error, ")  # our validators' own words
-        if err["type"] != "missing":
-            message += f" (got {_short(err.get('input'))})"
-        problems.append((path, message))
-    return problems
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Discovery commands: list-models, list-datasets, plugins, spec. Only list-models imports
-torch (a model's capabilities are read from its class); the others stay cheap."""
+"""Discovery commands: list-models, list-datasets, list-trackers, plugins, spec. Only
+list-models imports torch (a model's capabilities are read from its class); the others stay
+cheap."""
 
 from __future__ import annotations
 
@@ -170,6 +171,26 @@ def list_datasets(as_json: bool) -> None:
     _warn_broken(Console(stderr=True))
 
 
+@click.command("list-trackers")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_trackers(as_json: bool) -> None:
+    """List the trackers `train.trackers` may name, whether each is installed, and the command
+    that installs it where it is not."""
+    trackers = get_plugins().registry.trackers
+    rows = sorted(trackers.items(), key=lambda item: (item[1].plugin, item[0]))
+    if as_json:
+        click.echo(json.dumps([{**t.as_dict(), "name": name, "install": t.install}
+                               for name, t in rows], indent=2))
+        return
+    table = Table("name", "plugin", "installed", "summary", box=None)
+    for name, t in rows:
+        missing = t.missing()
+        installed = f"no: {t.install or 'missing ' + ', '.join(missing)}" if missing else "yes"
+        table.add_row(name, f"{t.plugin} {t.version}", Text(installed), Text(t.summary))
+    stdout_console().print(table if rows else "no trackers registered")
+    _warn_broken(Console(stderr=True))
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each broken plugin.")
@@ -195,6 +216,8 @@ def _provides(record) -> str:
         parts.append("extractors: " + ", ".join(record.extractors))
     if record.datasets:
         parts.append("data sets: " + ", ".join(record.datasets))
+    if record.trackers:
+        parts.append("trackers: " + ", ".join(record.trackers))
     return "; ".join(parts)
 
 
@@ -219,4 +242,4 @@ def spec(name: str, schema: bool, overrides: tuple[str, ...]) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
-commands = (list_models, list_datasets, plugins, spec)
+commands = (list_models, list_datasets, list_trackers, plugins, spec)

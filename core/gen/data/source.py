@@ -13,8 +13,9 @@ from gen.cache import cache_root
 from gen.data.fit import Crop
 from gen.data.request import DatasetRequest
 from gen.errors import DataError, GenError, PluginError
-from gen.registry import DatasetInfo
-from gen.specs import DataSpec, dataset_options
+from gen.plugin_parts import DatasetInfo
+from gen.spec_plugins import dataset_options
+from gen.specs import DataSpec
 
 
 @dataclass

@@ -67,10 +67,6 @@ class RunDir:
         return self.root / "metrics.jsonl"
 
     @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
-
-    @property
     def lock_path(self) -> Path:
         return self.root / ".lock"
 

@@ -31,6 +31,7 @@ from gen.run.layout import RunDir
 from gen.run.resume import resume_point
 from gen.seeding import rng_state, seed_everything
 from gen.specs import RunSpec
+from gen.tracking.fanout import Trackers
 from gen.training import state
 from gen.training.checks import check_step_output, non_finite
 from gen.training.health import HealthMonitor
@@ -69,14 +70,19 @@ class Trainer:
         multi = launched_world_size() > 1
         device = resolve_device(self.spec.train.device, local_rank() if multi else None)
         world = World.join(device) if multi else None
-        session = None
+        session, status = None, "failed"
         try:
             session = self._setup(resume, device, world)
             self._steps(session)
-            return self._finish(session)
+            result = self._finish(session)
+            status = result.status
+            return result
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
         finally:
             if session is not None:
-                session.close()
+                session.close(status)
             if world is not None:
                 world.close()
 
@@ -87,8 +93,11 @@ class Trainer:
         data and model are known good; then the main process claims the run folder."""
         main = world is None or world.is_main
         tr = self.spec.train
-        if main:
+        trackers = None
+        if main:  # what can be refused without the data: before it is read
             self.run.check_target(resume)
+            trackers = Trackers.build(self.spec.train.trackers)
+            trackers.check(self.run.root)
         seen = self.run.checkpoint_files() if resume else None  # before reading one of them
         ckpt = None
         if resume:
@@ -98,7 +107,8 @@ class Trainer:
         info, stream, model = self._data_and_model(device, world)
         session = Session(model, Schedules(model.optimizers, tr), stream, info, world, step=0,
                           lock=None, health=HealthMonitor(model=self.info.name,
-                                                          kind=self.info.kind))
+                                                          kind=self.info.kind),
+                          trackers=trackers)
         if ckpt is not None:
             step = state.restore(ckpt, session, self.run, tr.seed, self._say)
             session.step = session.saved_at = session.sampled_at = step
@@ -281,8 +291,9 @@ class Trainer:
             self._health(s, s.health.observe(line))
         if improves:
             s.evaluator.best = record["value"]
-            best = {k: record[k] for k in ("metric", "value", "step", "seed")}
-            best.update({k: record[k] for k in ("extractor", "extractor_hash") if k in record})
+            # the whole record: how the score was measured (n, real n, extractor, convention,
+            # sampler) decides what it may be compared with
+            best = {k: v for k, v in record.items() if k != "checkpoint"}
             save_best(self.run, self._payload(s), best)
 
     def _sample(self, s: Session) -> None:

@@ -13,11 +13,14 @@ import torch
 from gen.data.info import DataInfo
 from gen.data.loader import BatchStream, StreamedBatches
 from gen.distributed import World
+from gen.errors import GenError
 from gen.model import Model
 from gen.run.layout import RunDir
 from gen.run.lock import RunLock
 from gen.run.metrics_log import MetricsLog, read_metrics, truncate_after
 from gen.specs import RunSpec
+from gen.tracking.base import TrackedRun, flatten
+from gen.tracking.fanout import Trackers
 from gen.training.health import HealthMonitor
 from gen.training.schedules import Schedules
 
@@ -30,6 +33,13 @@ class TrainResult:
     checkpoint: Path | None
     sample: Path | None
     out_of_time: bool = False  # stopped by train.max_time (a planned stop), not by a signal
+
+    @property
+    def status(self) -> str:
+        """How the run ended, as trackers are told (`gen.tracking.STATUSES`)."""
+        if not self.interrupted:
+            return "finished"
+        return "stopped" if self.out_of_time else "interrupted"
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Session:
     step: int
     lock: RunLock | None
     log: MetricsLog | None = None
+    trackers: Trackers | None = None
     evaluator: Any = None
     losses: dict[str, torch.Tensor] | None = None  # of the latest step
     rates: dict[str, float] = field(default_factory=dict)  # lr/<optimizer> of the latest step
@@ -67,9 +78,13 @@ class Session:
             return f"{which} is that of step {self.saved_at}"
         return "no checkpoint was written"
 
-    def close(self) -> None:
+    def close(self, status: str = "failed") -> None:
+        """Release what the session holds; the trackers are told ``status`` (a
+        `TrainResult.status`, or how the run broke off)."""
         if isinstance(self.stream, StreamedBatches):
             self.stream.close()
+        if self.trackers is not None:
+            self.trackers.finish(status)
         if self.log is not None:
             self.log.close()
         if self.lock is not None:
@@ -104,6 +119,24 @@ def open_outputs(run: RunDir, s: Session, spec: RunSpec, info: dict[str, Any],
             grid.unlink(missing_ok=True)
     if best is None:
         (run.checkpoints / "best.pt").unlink(missing_ok=True)
-    run.write_json(run.spec_path, spec.model_dump(mode="json"))
+    resolved = spec.model_dump(mode="json")
+    run.write_json(run.spec_path, resolved)
+    if s.trackers:  # each continues its tracked run where run.json keeps its state
+        kept = _tracker_states(run)
+        states = s.trackers.start(lambda name: TrackedRun(
+            run.root, run.root.name, spec.model.name, resolved, flatten(resolved),
+            kept.get(name), "train"))
+        info = {**info, "trackers": {**kept, **states}}
     run.write_info(info)
-    s.log = MetricsLog(run.metrics_path, run.tensorboard)
+    s.log = MetricsLog(run.metrics_path, s.trackers)
+
+
+def _tracker_states(run: RunDir) -> dict[str, Any]:
+    """What the trackers kept in run.json (a run trained before: a resume)."""
+    if not run.info_path.is_file():
+        return {}
+    try:
+        states = run.read_info().get("trackers")
+    except GenError:  # a damaged run.json: rewritten below
+        return {}
+    return states if isinstance(states, dict) else {}
