@@ -67,6 +67,7 @@ __all__ = [
     "WriteError",
     "hookimpl",
     "load_run",
+    "sweep",
     "train",
     "write_report",
 ]
@@ -85,8 +86,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name == "sweep":  # a callable package (`gen.sweep(...)`, `gen.sweep.render_sweep_report`)
+        return importlib.import_module("gen.sweep")
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'gen' has no attribute {name!r}")

@@ -8,7 +8,7 @@ import warnings
 
 import click
 
-from gen.cli import encode, evaluate, models, report, sample, train
+from gen.cli import encode, evaluate, models, report, sample, stats, sweep, train
 from gen.errors import GenError, GenWarning
 from gen.launch import launched_world_size
 
@@ -57,7 +57,7 @@ def cli() -> None:
 
 
 for command in (*models.commands, train.train, sample.sample, evaluate.evaluate,
-                encode.encode, report.report):
+                stats.stats, encode.encode, report.report, sweep.sweep):
     cli.add_command(command)
 
 
