@@ -205,6 +205,7 @@ def test_the_resume_hint_quotes_a_path_that_needs_it(tmp_path, monkeypatch):
 
     run = RunDir(tmp_path / "my runs" / "it's")
     run.checkpoints.mkdir(parents=True)
+    (run.checkpoints / "step-000002.pt").write_bytes(b"")  # a checkpoint to resume from
 
     def full(path, write):
         raise WriteError(path, OSError(errno.ENOSPC, "No space left on device"))

@@ -1,11 +1,13 @@
 """The CLI surface: discovery without torch, JSON output, and clean errors for user mistakes."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
+from plugin_helpers import fake_distribution
 
 from gen.cli.main import cli
 
@@ -29,6 +31,35 @@ def test_discovery_commands_do_not_import_torch(args, toy_env):
     out = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK.format(args=args)],
                          env=toy_env, capture_output=True, text=True)
     assert "NO-TORCH" in out.stderr, out.stderr
+
+
+def test_list_models_imports_no_torch_once_it_has_read_the_classes(tmp_path, toy_env):
+    """Capabilities are read from the model classes (torch) once, then from $GEN_CACHE until
+    a file of the plugin changes, as it does in an editable install. Every installed plugin
+    and a fake installed distribution, ``fake-gen-plugin``."""
+    models = fake_distribution(tmp_path / "site")
+    env = {k: v for k, v in toy_env.items() if k != "GEN_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
+    env["GEN_CACHE"] = str(tmp_path / "cache")
+
+    def list_models():
+        out = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK.format(
+            args=["list-models", "--json"])], env=env, capture_output=True, text=True)
+        rows = {r["name"]: r for r in json.loads(out.stdout)}
+        return rows, out.stderr.split()[-1]
+
+    first, imported = list_models()
+    assert imported == "TORCH-IMPORTED" and first["fake-density"]["capabilities"] == [
+        "sample", "nll"]
+    again, imported = list_models()
+    assert imported == "NO-TORCH" and again == first
+    models.write_text(models.read_text() + "\n    def encode(self, x, y=None):\n"
+                      "        return x.flatten(1)\n")
+    edited, imported = list_models()
+    assert imported == "TORCH-IMPORTED", "an edited plugin is read again"
+    assert edited["fake-density"]["capabilities"] == ["sample", "nll", "encode"]
+    assert {k: v for k, v in edited.items() if k != "fake-density"} == {
+        k: v for k, v in first.items() if k != "fake-density"}
 
 
 def invoke(*args):

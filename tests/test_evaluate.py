@@ -148,7 +148,7 @@ def test_evaluation_is_recorded_in_the_run(trained):
 def test_vae_elbo_bounds_the_importance_weighted_nll(trained):
     run = trained("toy-vae", steps=100)
     records = json.loads(invoke("evaluate", str(run), "--metrics", "elbo,nll",
-                                "--iw-samples", "64", "--json").output)
+                                "--iw-samples", "64", "--json").stdout)  # stderr: the cost
     elbo, nll = records
     assert elbo["estimator"].startswith("negative ELBO")
     assert nll["estimator"] == "importance-weighted, K=64"

@@ -104,8 +104,9 @@ def capabilities(cls: Any) -> list[str]:
 
 def check_model_class(cls: Any) -> list[str]:
     """Problems with a model class's declarations: an unknown ``likelihood`` value (a typo is
-    never read as a bound), one without ``log_prob``, an estimator that is not text, malformed
-    ``samplers``, a ``truncatable_latent`` that is not a bool."""
+    never read as a bound), one without ``log_prob``, an estimator that is not text, a
+    ``default_iw_samples`` that is not a whole number of at least 1, malformed ``samplers``, a
+    ``truncatable_latent`` that is not a bool."""
     problems = []
     likelihood = getattr(cls, "likelihood", None)
     if likelihood is not None and likelihood not in LIKELIHOODS:
@@ -115,6 +116,9 @@ def check_model_class(cls: Any) -> list[str]:
     estimator = getattr(cls, "likelihood_estimator", None)
     if estimator is not None and not isinstance(estimator, str):
         problems.append(f"likelihood_estimator = {estimator!r}; expected a short text or None")
+    draws = getattr(cls, "default_iw_samples", None)
+    if draws is not None and (type(draws) is not int or draws < 1):
+        problems.append(f"default_iw_samples = {draws!r}; expected a whole number >= 1 or None")
     problems += _sampler_problems(getattr(cls, "samplers", None))
     truncatable = getattr(cls, "truncatable_latent", False)
     if not isinstance(truncatable, bool):

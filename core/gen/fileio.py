@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,9 @@ from gen.errors import WriteError
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, flush it to disk, then rename it
     over ``path``. On any failure (a full disk, say) ``path`` keeps its previous content, no
-    temporary file is left, and an OS error becomes a `WriteError` naming ``path``."""
+    temporary file is left where it can be removed, and an OS error becomes a `WriteError`
+    naming ``path`` (removing the temporary file never hides it: on a read-only file system
+    that fails too)."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
@@ -25,7 +28,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         raise WriteError(path, exc) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 

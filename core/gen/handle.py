@@ -18,13 +18,13 @@ from typing import Any
 import torch
 
 from gen import specs
-from gen.data.info import DataInfo
 from gen.device import resolve_device
 from gen.errors import CheckpointError
 from gen.model import Model
-from gen.plugin_code import plugin_code
+from gen.plugin_code import guarded, plugin_code
 from gen.plugins import Plugins, get_plugins
 from gen.registry import ModelInfo
+from gen.restore import restore_model
 from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
 from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
@@ -149,23 +149,13 @@ class Run:
                     f"{self.dir.spec_path} no longer matches the spec {path} was trained with: "
                     + "; ".join(f"{k} {what}" for k, what in changed)
                     + ". Put the trained values back in spec.json")
-        try:
-            with self.plugin_code("building the model from the checkpoint"):
-                model = self.model_info.model_class()(self.spec.model,
-                                                      DataInfo(**ckpt["data_info"]))
-                model.load_state_dict(ckpt["state"])
-                model.to(target)
-                model.use_average()  # train.ema: samples and scores use the average
-                model.train(False)
-            self._step, self._checkpoint = int(ckpt["step"]), path
-        except (KeyError, TypeError, RuntimeError, ValueError, AttributeError,
-                IndexError) as exc:
-            raise CheckpointError(f"{path} does not fit model {self.name!r}: {exc}") from None
+        model = restore_model(self.model_info, self.spec.model, ckpt, path, target)
+        self._step, self._checkpoint = int(ckpt["step"]), path
         return model
 
     def plugin_code(self, where: str):
-        """Around a call into the model's code: a `SystemExit` there is a `PluginError` naming
-        the model and its plugin (see `gen.plugin_code`)."""
+        """Around a call into the model's code: what it raises is a `PluginError` naming the
+        model and its plugin, what it prints goes to stderr (see `gen.plugin_code`)."""
         return plugin_code(self.name, self.model_info.plugin, where)
 
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
@@ -180,7 +170,8 @@ class Run:
         ``truncation`` T: for models with a truncatable latent (GANs, VAEs, flows), the
         truncation trick: every latent element beyond T in absolute value is drawn again, and
         the images are ``generate(z)`` (a VAE's decoder means). Anything a model cannot use is
-        a `gen.UsageError`."""
+        a `gen.UsageError`; images of the wrong shape, or NaN, a `gen.PluginError` naming the
+        model's plugin."""
         return torch.cat(list(self.sample_batches(
             n, seed, labels, batch_size, temperature, sampler=sampler, steps=steps, eta=eta,
             guidance=guidance, truncation=truncation)))
@@ -197,8 +188,8 @@ class Run:
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("sample"):
             options.resolve(model)  # every mistake before the first image
-            yield from generate_batches(model, n, seed, pattern, batch_size, temperature,
-                                        options)
+        yield from guarded(generate_batches(model, n, seed, pattern, batch_size, temperature,
+                                            options), lambda: self.plugin_code("sample"))
 
     def interpolate(self, rows: int, seed: int = 0, steps: int = INTERPOLATION_STEPS,
                     labels: Sequence[int] | torch.Tensor | None = None, *,
@@ -236,7 +227,8 @@ class Run:
     def evaluate(self, metrics: str | Sequence[str] | None = None, *, n: int | None = None,
                  reference: str = "test", space: str = "run", extractor: str = "lenet",
                  extractor_weights: str | None = None, fid_convention: str = "torch-fidelity",
-                 reference_stats: str | None = None, floor: bool = False, iw_samples: int = 1000,
+                 reference_stats: str | None = None, floor: bool = False,
+                 iw_samples: int | None = None,
                  batch_size: int = 256, limit: int | None = None, seed: int = 0,
                  record: bool = True, progress: bool = False, sampler: str | None = None,
                  steps: int | None = None, eta: float | None = None,

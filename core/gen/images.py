@@ -14,6 +14,8 @@ import torch
 from gen.errors import FolderError
 from gen.fileio import atomic_write
 
+NPZ_HEADERS = 4096  # bytes of zip and .npy headers around an .npz's arrays, generously
+
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] floats -> uint8 in [0, 255], on the CPU (uint8 images pass as they are)."""
@@ -67,6 +69,12 @@ def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = Non
     ``labels`` when given."""
     return save_npz_stream(path, tuple(images.shape), [images],
                            None if labels is None else lambda: [labels])
+
+
+def npz_bytes(count: int, image: tuple[int, ...], labelled: bool) -> int:
+    """About the size of the .npz `save_npz_stream` writes for ``count`` images of shape
+    ``image`` (C, H, W): uint8 pixels, an int64 label each when ``labelled``, and headers."""
+    return NPZ_HEADERS + count * (math.prod(image) + (8 if labelled else 0))
 
 
 def save_npz_stream(path: Path, shape: tuple[int, ...], images: Iterable[torch.Tensor],

@@ -1,7 +1,8 @@
 """Where this process stands in a torchrun launch (read from the environment torchrun sets),
 and the supervisor `gen train --nproc` runs torchrun under.
 
-Kept free of torch so the CLI can ask before anything heavy is imported.
+Kept free of torch at import so the CLI can ask before anything heavy is imported.
+`python -m gen.launch ARGS` is torchrun with ARGS, quiet when a process fails (`main`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -68,3 +70,31 @@ def run_stoppable(command: list[str], nproc: int) -> int:
     stopped = stop_file.exists()
     stop_file.unlink(missing_ok=True)
     return 130 if stopped else code
+
+
+def torchrun_command(nproc: int, args: list[str]) -> list[str]:
+    """The command that runs ``python -m gen ARGS`` in ``nproc`` processes on this machine
+    (torchrun --standalone, through `main`)."""
+    return [sys.executable, "-m", "gen.launch", "--standalone", f"--nproc_per_node={nproc}",
+            "-m", "gen", *args]
+
+
+def main() -> None:
+    """torchrun with this command's arguments. A process that fails ends it with that
+    process's exit code and without torchrun's ChildFailedError traceback, which would only
+    repeat, as a traceback, what the process printed (its ``[rank N] error:`` line). A process
+    killed by a signal printed nothing, so that is said here."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    try:
+        torchrun()
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode < 0:
+            print(f"[rank {rank}] error: killed by {failure.signal_name()}", file=sys.stderr)
+        sys.exit(failure.exitcode if failure.exitcode > 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,11 @@ class Model(abc.ABC):
     # What ``log_prob`` computes, in a few words, printed with every nll it gives (e.g.
     # "uniform dequantisation, one draw per image"); None reads as "exact" or "lower bound".
     likelihood_estimator: ClassVar[str | None] = None
+    # The draws K of ``iw_log_prob`` that `gen evaluate --metrics nll` takes unless told
+    # (--iw-samples): each is a pass of the network per image, so a model whose bound is
+    # nearly tight at one draw (a dequantised flow) says so here. None: gen's 1000, for a
+    # VAE, whose ELBO may lie nats below log p(x) (Burda et al. 2016).
+    default_iw_samples: ClassVar[int | None] = None
     # Modules `train.compile` leaves eager: those torch.compile cannot train (a network
     # differentiated twice, say).
     eager_modules: ClassVar[frozenset[str]] = frozenset()

@@ -6,6 +6,8 @@ fails to import (`SystemExit` included), implements a misspelled hook or makes a
 registration is recorded as broken with its error; the others and the CLI keep working. A name
 two plugins register is kept for both (see `gen.registry`). What a plugin prints while it is
 imported or registers goes to stderr, so stdout stays what gen prints there (a spec, JSON).
+What can replace a plugin silently (another distribution's entry point of its name, another
+distribution's files in its import package) is reported by `Plugins.clashes`.
 """
 
 from __future__ import annotations
@@ -74,15 +76,26 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
         self.records: list[PluginRecord] = []
+        self.entry_points: list[metadata.EntryPoint] = []  # every one seen, disabled included
 
     def add(self, plugin: object, name: str, version: str = "?") -> PluginRecord:
         """Register one plugin object (a module, usually) and the models and extractors it
-        declares."""
+        declares. A plugin loads once, under one name: pluggy would refuse a second time with
+        its whole registry in the message, so these are said plainly first."""
         record = PluginRecord(name=name, version=version)
         self.records.append(record)
+        owner = self.pm.get_name(plugin)
+        if owner is not None:
+            return self._broken(record, f"{_origin(plugin)} is already loaded, as plugin "
+                                        f"{owner!r}: a module loads as one plugin only")
+        if self.pm.has_plugin(name):
+            return self._broken(record, (
+                f"another plugin is already loaded under the name {name!r} "
+                f"({_origin(self.pm.get_plugin(name))}): two distributions declare this "
+                f"entry point; uninstall one, or rename the other's (not gen-*)"))
         try:
             self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy.PluginValidationError, ValueError (name taken)
+        except Exception as exc:  # pluggy.PluginValidationError: a hook of wrong arguments
             return self._broken(record, f"invalid hook: {exc}")
         try:
             # Every plugin before this one passed, so a pending hook is this plugin's typo.
@@ -136,6 +149,15 @@ class Plugins:
         return self._import_and_add(ep.load, ep.name, ep.value, _version(ep))
 
     def add_module(self, module: str) -> PluginRecord:
+        """A module named in GEN_PLUGINS (version ``local``)."""
+        owner = self.pm.get_name(sys.modules[module]) if module in sys.modules else None
+        if owner is not None:
+            record = PluginRecord(name=module, version="local")
+            self.records.append(record)
+            return self._broken(record, (
+                f"GEN_PLUGINS names {_origin(sys.modules[module])}, which is installed and "
+                f"already loaded as plugin {owner!r}: drop it from GEN_PLUGINS, which is for "
+                f"modules that are not installed (to try a local copy, uninstall {owner!r})"))
         return self._import_and_add(
             lambda: importlib.import_module(module), module, module, "local"
         )
@@ -172,12 +194,20 @@ class Plugins:
     def _broken(self, record: PluginRecord, error: str) -> PluginRecord:
         record.error = error
         record.traceback = traceback.format_exc()
-        self.registry.unloaded[record.name] = "broken (`gen plugins` says why)"
+        if not self.pm.has_plugin(record.name):  # a second of one name: the first is loaded
+            self.registry.unloaded[record.name] = "broken (`gen plugins` says why)"
         return record
 
     @property
     def broken(self) -> list[PluginRecord]:
         return [r for r in self.records if not r.ok]
+
+    def clashes(self) -> list[str]:
+        """Warnings about what can replace a plugin without an error (`gen.plugin_clashes`):
+        slower than discovery, so only commands that show warnings ask."""
+        from gen.plugin_clashes import clashes
+
+        return clashes(self.entry_points)
 
 
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugins:
@@ -191,7 +221,8 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugi
     if entry_points is None:
         plugins.add_core()
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
-    for ep in sorted(eps, key=lambda e: e.name):
+    plugins.entry_points = sorted(eps, key=lambda e: e.name)
+    for ep in plugins.entry_points:
         if ep.name in disabled:
             plugins.records.append(PluginRecord(ep.name, _version(ep), disabled=True))
             plugins.registry.unloaded[ep.name] = "disabled by GEN_DISABLE_PLUGINS"
@@ -204,6 +235,13 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugi
 
 def _version(ep: metadata.EntryPoint) -> str:
     return ep.dist.version if getattr(ep, "dist", None) is not None else "?"
+
+
+def _origin(plugin: object) -> str:
+    """Where a plugin's code was loaded from, for messages."""
+    name = getattr(plugin, "__name__", repr(plugin))
+    file = getattr(plugin, "__file__", None)
+    return f"module {name!r} ({file})" if file else f"module {name!r}"
 
 
 _default: Plugins | None = None

@@ -30,7 +30,7 @@ from gen.plugin_parts import DatasetInfo, ExtractorInfo, TrackerInfo, import_for
 
 # `kind` is an open label that groups models in listings; what gen offers a model follows from
 # the methods its class implements (`gen.capabilities`), never from its kind.
-DOCUMENTED_KINDS: tuple[str, ...] = ("adversarial", "latent-variable", "autoregressive", "flow")
+DOCUMENTED_KINDS = ("adversarial", "latent-variable", "autoregressive", "flow", "diffusion")
 _KIND = re.compile(r"[a-z][a-z0-9-]*")
 
 

@@ -1,9 +1,10 @@
 """Drawing images from a model: from a fixed seed, in batches, labelled for conditional models.
 
 `gen sample`, `Run.sample` and the quality metrics all draw through
-`generate_batches`, so the same seed gives the same images everywhere, and memory is that of
-one batch however many images are asked for. Labels are given as a pattern that is repeated to
-fill ``n`` (never materialised for all ``n``).
+`generate_batches`, so the same seed gives the same images everywhere, memory is that of one
+batch however many images are asked for, and what a model returns is checked before anything
+is made of it (`check_images`). Labels are given as a pattern that is repeated to fill ``n``
+(never materialised for all ``n``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gen.errors import UsageError
 from gen.images import to_uint8
 from gen.latent_tools import slerp, truncate
 from gen.model import Model
+from gen.plugin_code import checked
 from gen.sampling_options import SamplingOptions
 
 
@@ -50,10 +52,22 @@ def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor |
         with torch.no_grad():
             if truncation is None:
                 images = model.sample(count, labels=y, generator=g, **extra)
+                call = f"sample({count})"
             else:
-                z = truncate(model.latent(count, g), truncation, g)
-                images = model.generate(z, y)
-        yield to_uint8(images)
+                z = checked(model, f"latent({count})", model.latent(count, g), (count, ...))
+                images = model.generate(truncate(z, truncation, g), y)
+                call = f"generate({count} latents)"
+        yield to_uint8(check_images(model, call, images, count))
+
+
+def check_images(model: Model, call: str, images: torch.Tensor, count: int) -> torch.Tensor:
+    """``images``, what ``call`` returned, if they are ``count`` finite float images of the
+    model's data shape; else a `gen.plugin_code.PluginOutputError` (a wrong count or shape
+    would otherwise be written as a damaged file, a NaN as a black image). Finite values
+    beyond [-1, 1] pass: they are clipped when the images are saved, as any image writer
+    does, since a decoder's mean may overshoot."""
+    d = model.data
+    return checked(model, call, images, (count, d.channels, d.image_size, d.image_size))
 
 
 INTERPOLATION_STEPS = 10
@@ -78,7 +92,7 @@ def interpolation_batches(model: Model, rows: int, seed: int = 0,
         SamplingOptions(truncation=truncation).resolve(model)
     g = torch.Generator(device=model.device).manual_seed(seed)
     with torch.no_grad():
-        z = model.latent(2 * rows, g)
+        z = checked(model, f"latent({2 * rows})", model.latent(2 * rows, g), (2 * rows, ...))
         if truncation is not None:
             z = truncate(z, truncation, g)
         t = torch.linspace(0, 1, steps, dtype=torch.float64)
@@ -87,7 +101,9 @@ def interpolation_batches(model: Model, rows: int, seed: int = 0,
         y = None if y is None else y.repeat_interleave(steps).to(model.device)
         for start in range(0, path.shape[0], batch_size):
             part = None if y is None else y[start : start + batch_size]
-            yield to_uint8(model.generate(path[start : start + batch_size], part))
+            chunk = path[start : start + batch_size]
+            yield to_uint8(check_images(model, f"generate({chunk.shape[0]} latents)",
+                                        model.generate(chunk, part), chunk.shape[0]))
 
 
 def batch_labels(model: Model, labels: torch.Tensor | None, start: int,

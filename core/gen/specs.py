@@ -157,6 +157,9 @@ class DataSpec(StrictSpec):
         needs = _NEEDS_ROOT.get(name)
         if v is None and needs:
             raise ValueError(f"{name} needs data.root, {needs}")
+        if v is not None and not v.strip():  # Path("") is the current folder: never a guess
+            default = "" if needs else "; leave it out for the default, ~/.cache/gen/data"
+            raise ValueError(f"is empty; name a folder ('.' for the current one){default}")
         return v
 
 

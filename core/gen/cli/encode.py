@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from gen.cli.interrupt import terminate_as_interrupt
 from gen.cli.options import checkpoint_option, device_option
+from gen.errors import UsageError
 
 
 @click.command("encode")
@@ -15,17 +18,21 @@ from gen.cli.options import checkpoint_option, device_option
               help="Which part of the run's data set to encode.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="A .npz file: `z` (N x latent_dim, float32) and `labels` when the data has "
-              "them.")
+              "them (an existing file only with --force).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N images.")
 @checkpoint_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=512, show_default=True,
               help="Images encoded at a time.")
 @device_option
-def encode(run_dir: str, split: str, out: str, limit: int | None, checkpoint: str,
-           batch_size: int, device: str) -> None:
+@terminate_as_interrupt()
+def encode(run_dir: str, split: str, out: str, force: bool, limit: int | None,
+           checkpoint: str, batch_size: int, device: str) -> None:
     """Write the posterior means of a data split (a VAE's features)."""
     if Path(out).suffix.lower() != ".npz":
         raise click.BadParameter(f"must end in .npz, got {out!r}", param_hint="--out")
+    if os.path.lexists(out) and not force:
+        raise UsageError(f"--out {out} exists; pass --force to replace it")
     import numpy as np
 
     from gen.fileio import atomic_write

@@ -69,8 +69,10 @@ SPACE_HELP = (
 @click.option("--extractor-weights", type=click.Path(dir_okay=False),
               help="A weights file for the extractor (inception: "
               "pt_inception-2015-12-05-6726825d.pth; also $GEN_INCEPTION_WEIGHTS).")
-@click.option("--iw-samples", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Importance samples K for the nll of latent-variable models.")
+@click.option("--iw-samples", type=click.IntRange(min=1),
+              help="Importance samples K of an importance-weighted nll (a VAE's, a flow's): "
+              "each is a network pass per image. Default: the model's own (1 for a flow, whose "
+              "one-draw bound is nearly as tight), else 1000.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images scored or drawn at a time.")
 @click.option("--limit", type=click.IntRange(min=1),
@@ -83,7 +85,7 @@ SPACE_HELP = (
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def evaluate(run_dir: str, metrics: str | None, reference: str, num: int,
              reference_stats: str | None, floor: bool, space: str, extractor: str,
-             fid_convention: str, extractor_weights: str | None, iw_samples: int,
+             fid_convention: str, extractor_weights: str | None, iw_samples: int | None,
              batch_size: int, limit: int | None, checkpoint: str, sampler: str | None,
              steps: int | None, eta: float | None, guidance: float | None,
              truncation: float | None, seed: int, device: str, as_json: bool) -> None:
@@ -102,10 +104,12 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int,
         record_evaluations,
     )
     from gen.evaluation.quality import QUALITY_METRICS
+    from gen.evaluation.spaces import check_reference
     from gen.handle import load_run
 
     names = None if metrics is None else _metric_names(metrics)
     parse_space(space)
+    check_reference(reference)
     run = load_run(run_dir, checkpoint, device)
     with run.plugin_code("sampling_defaults"):
         sampling.resolve(run.model)  # flags named as typed, before any work

@@ -1,6 +1,6 @@
-"""Discovery commands: list-models, list-datasets, list-trackers, plugins, spec. Only
-list-models imports torch (a model's capabilities are read from its class); the others stay
-cheap."""
+"""Discovery commands: list-models, list-datasets, list-trackers, plugins, spec. None imports
+torch, but list-models where a model's capabilities are not cached yet (they are read from its
+class: `gen.capability_cache`)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,28 @@ from rich.table import Table
 from rich.text import Text
 
 from gen import specs
+from gen.capability_cache import listings
 from gen.cli.output import stdout_console
-from gen.errors import GenError, UsageError
-from gen.plugins import get_plugins
+from gen.errors import UsageError
+from gen.plugins import Plugins, get_plugins
 from gen.registry import ModelInfo
 
 
 def _warn_broken(console: Console) -> None:
-    for record in get_plugins().broken:
+    """A warning per broken plugin, and per plugin another distribution may have replaced
+    (`Plugins.clashes`): neither stops a listing, both explain what is missing from it."""
+    plugins = get_plugins()
+    for record in plugins.broken:
         console.print(
             f"warning: plugin {record.name} is broken: {record.error} (see `gen plugins`)",
             markup=False, highlight=False, soft_wrap=True,
         )
+    _warn_clashes(console, plugins)
+
+
+def _warn_clashes(console: Console, plugins: Plugins) -> None:
+    for clash in plugins.clashes():
+        console.print(f"warning: {clash}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _warn_contested(console: Console) -> None:
@@ -34,19 +44,6 @@ def _warn_contested(console: Console) -> None:
             f"the one you mean as PLUGIN:MODEL ({' or '.join(f'{p}:{name}' for p in owners)})",
             markup=False, highlight=False, soft_wrap=True,
         )
-
-
-def _capabilities(info) -> tuple[list[str] | None, dict | None, str | None]:
-    """What gen offers the model, read from its class (importing it, and torch): the list and
-    the samplers of an iterative model (name -> the options each takes; None for one pass), or
-    None, None and why the class cannot be loaded."""
-    from gen.capabilities import capabilities, samplers
-
-    try:
-        cls = info.model_class()
-        return capabilities(cls), samplers(cls), None
-    except GenError as exc:
-        return None, None, str(exc)
 
 
 def _capability_text(caps: list[str], samplers: dict | None) -> str:
@@ -115,12 +112,12 @@ def _narrow_table(rows: list[_ModelRow]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_models(as_json: bool) -> None:
     """List the models of every installed plugin and what gen offers each (its capabilities,
-    read from the methods its class implements: this imports the model classes). A name two
-    plugins register is listed for each, as PLUGIN:MODEL, the name that picks it."""
+    read from the methods its class implements, and cached until the plugin's files change).
+    A name two plugins register is listed for each, as PLUGIN:MODEL, the name that picks it."""
     plugins = get_plugins()
     registry = plugins.registry
     models = list(registry)
-    found = {m.qualified: _capabilities(m) for m in models}
+    found = listings(models)
     if as_json:
         click.echo(json.dumps([{**m.as_dict(), "capabilities": found[m.qualified][0],
                                 "samplers": found[m.qualified][1],
@@ -208,6 +205,7 @@ def plugins(as_json: bool, verbose: bool) -> None:
     for r in records:
         if verbose and not r.ok:
             click.echo(f"\n{r.name}:\n{r.traceback}", err=True)
+    _warn_clashes(Console(stderr=True), get_plugins())
 
 
 def _provides(record) -> str:

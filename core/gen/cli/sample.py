@@ -4,10 +4,12 @@ model with one) or, for a VAE, reconstruct and interpolate held-out images."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import click
 
+from gen.cli.interrupt import terminate_as_interrupt
 from gen.cli.options import checkpoint_option, device_option, sampling_options
 from gen.errors import GenError, UsageError, WriteError
 from gen.sampling_options import SamplingOptions, describe, file_tag
@@ -22,8 +24,11 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the latents: the same seed draws the same images.")
 @click.option("--out", type=click.Path(),
-              help="A .png grid, a .npz array file, or a folder (ending in / or existing) of "
-              "one PNG per image, 000000.png, ... (default RUN_DIR/samples/...png).")
+              help="A .png grid or a .npz array file (an existing file only with --force), "
+              "or a folder (ending in / or existing) of one PNG per image, 000000.png, ... "
+              "(default RUN_DIR/samples/...png).")
+@click.option("--force", is_flag=True, help="Replace --out if it is an existing file (PNGs "
+              "already in a folder are never replaced).")
 @checkpoint_option
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or a list "
               "of classes such as 0,3,7 or, where the data named them, cats,dogs (repeated "
@@ -48,7 +53,8 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Images drawn at a time: memory holds one batch (and, for a .png, the grid).")
-def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
+@terminate_as_interrupt()
+def sample(run_dir: str, num: int, seed: int, out: str | None, force: bool, checkpoint: str,
            labels: str | None, reconstruct: bool, interpolate: bool, between: str | None,
            temperature: float | None, sampler: str | None, steps: int | None,
            eta: float | None, guidance: float | None, truncation: float | None, device: str,
@@ -61,6 +67,8 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, checkpoint: str,
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), or in / for a "
                          f"folder of PNGs, got {out!r}")
+    if out is not None and not folder and os.path.lexists(out) and not force:
+        raise UsageError(f"--out {out} exists; pass --force to replace it")
     if reconstruct and (interpolate or labels is not None):
         raise UsageError("--reconstruct excludes --labels and --interpolate")
     if between is not None and not interpolate:
@@ -157,7 +165,11 @@ def _is_folder(out: str) -> bool:
 def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None,
               settings: dict) -> Path:
     at = ("" if temperature is None else f"-t{temperature:g}") + file_tag(settings)
-    default = run.path / "samples" / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
+    if out is None:  # gen's own file in the run, replaced by the same draw again
+        from gen.run.layout import refuse_link
+
+        refuse_link(run.dir.samples)
+    default = run.dir.samples / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
     path = Path(out) if out else default
     _make_folder(path.parent)
     return path
@@ -205,9 +217,9 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
     if folder:
         save_png_folder(path, num, drawn())
     elif path.suffix.lower() == ".npz":
-        d = model.data
-        save_npz_stream(path, (num, d.channels, d.image_size, d.image_size), drawn(),
-                        label_batches if model.conditional else None, temperature, settings)
+        shape = _npz_shape(model, num, path, 1, model.conditional)
+        save_npz_stream(path, shape, drawn(), label_batches if model.conditional else None,
+                        temperature, settings)
     else:
         save_grid(torch.cat(list(drawn())), path, nrow)
     return num
@@ -237,15 +249,36 @@ def _interpolate(run, rows: int, seed: int, labels: str | None, truncation: floa
     if folder:
         save_png_folder(path, count, drawn())
     elif path.suffix.lower() == ".npz":
-        d = model.data
+        shape = _npz_shape(model, rows, path, steps, model.conditional)
         row_labels = batch_labels(model, pattern, 0, rows)
-        save_npz_stream(path, (count, d.channels, d.image_size, d.image_size), drawn(),
-                        None if row_labels is None
+        save_npz_stream(path, shape, drawn(), None if row_labels is None
                         else lambda: [row_labels.repeat_interleave(steps)],
                         None, settings)
     else:
         save_grid(torch.cat(list(drawn())), path, steps)
     return count
+
+
+def _npz_shape(model, num: int, path: Path, per: int, labelled: bool) -> tuple[int, ...]:
+    """The shape of the .npz of ``num`` times ``per`` images, once it is known to fit: the file
+    is written whole beside --out before it replaces it, so one larger than the free space
+    of that disk is refused before any image is drawn, with the -n that would fit."""
+    from gen.images import NPZ_HEADERS, npz_bytes
+
+    d = model.data
+    image = (d.channels, d.image_size, d.image_size)
+    need, free = npz_bytes(num * per, image, labelled), shutil.disk_usage(path.parent).free
+    if need > free:
+        each = npz_bytes(per, image, labelled) - NPZ_HEADERS  # the bytes of one more -n
+        raise UsageError(f"-n {num} makes an .npz of about {_size(need)} ({num * per} images of "
+                         f"{'x'.join(map(str, image))} bytes), more than the {_size(free)} free "
+                         f"on the disk of {path}; use -n {max(0, free - NPZ_HEADERS) // each} or "
+                         "fewer, or an --out on a disk with room")
+    return (num * per, *image)
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def _held_out_grid(run, mode: str, num: int, seed: int):

@@ -10,7 +10,13 @@ from typing import NoReturn
 import click
 
 from gen.errors import SpecError, UsageError
-from gen.launch import STOP_FILE_ENV, is_main_process, launched_world_size, run_stoppable
+from gen.launch import (
+    STOP_FILE_ENV,
+    is_main_process,
+    launched_world_size,
+    run_stoppable,
+    torchrun_command,
+)
 from gen.specs import RunSpec
 from gen.training.api import prepare
 
@@ -49,8 +55,9 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
     if not is_main_process():
         return
     click.echo(f"run directory: {result.run.root}")
-    click.echo(f"  checkpoint:  {result.checkpoint}")
-    click.echo(f"  samples:     {result.sample}")
+    for what, path in (("checkpoint", result.checkpoint), ("samples", result.sample)):
+        if path is not None:  # a run stopped before its first step wrote neither
+            click.echo(f"  {what + ':':<12} {path}")
     if result.interrupted and not result.out_of_time:  # the budget is a planned stop: exit 0
         # Stopped by `gen train --nproc`, which reports it: a clean exit keeps torchrun quiet.
         sys.exit(0 if os.environ.get(STOP_FILE_ENV) else 130)
@@ -76,6 +83,4 @@ def _launch(nproc: int, name: str, spec_file: str | None, overrides: tuple[str, 
     args += ["--spec", spec_file] if spec_file else []
     args += ["--resume"] if resume else []
     args += ["--quiet"] if quiet else []
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "gen", "train", *args]
-    sys.exit(run_stoppable(command, nproc))
+    sys.exit(run_stoppable(torchrun_command(nproc, ["train", *args]), nproc))

@@ -62,9 +62,7 @@ def open_cache(spec: DataSpec, source: Source, folder: Path, log: Callable[[str]
     """The decoded cache of ``source``, built when it is missing, stale or damaged (with
     ``build`` False, as a torchrun process other than the main one: only read)."""
     prefix = f"{spec.split}-{transform_key(spec, source)}"
-    content = ("unkeyed" if source.fingerprint is None
-               else hashlib.sha256(source.fingerprint.encode()).hexdigest()[:16])
-    stem = folder / f"{prefix}-{content}"
+    stem = folder / f"{prefix}-{source.digest or 'unkeyed'}"
     if source.fingerprint is not None or not build:
         found = _read(stem, source)
         if found is not None:

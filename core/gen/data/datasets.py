@@ -61,6 +61,7 @@ def data_info(spec: DataSpec, source: Source, channels: int, num_images: int) ->
         num_images=num_images,
         binary=spec.binarize != "none",
         classes=None if source.classes is None else tuple(source.classes),
+        fingerprint=source.digest,
     )
 
 

@@ -3,12 +3,15 @@ channels and fitted to its image size, in order, in chunks (by ``data.workers`` 
 
 The first bad item stops the pass with an error naming the data set, its plugin and the item:
 a wrong type, shape or dtype, a label outside ``num_classes``, grey and colour mixed without
-``data.channels``, or whatever the dataset raised reading it."""
+``data.channels``, or whatever the dataset raised reading it. A `GenWarning` raised reading an
+item (an image over Pillow's pixel limit) is handed back from the worker and warned once, here
+in the decoding process, where the CLI prints it as one line."""
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from gen.data.fit import fit, to_channels
 from gen.data.source import Source
 from gen.data.sources.tensors import TensorItems
-from gen.errors import DataError
+from gen.errors import DataError, GenWarning
 from gen.specs import DataSpec
 
 CHUNK = 256
@@ -66,9 +69,23 @@ def _image(value: Any) -> torch.Tensor:
     return value
 
 
+def _recording(call: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """``call()`` and the messages of the `GenWarning`s it raised, to be warned by the decoding
+    process (a worker's own would print from the worker, with no CLI to shape them); other
+    warnings go out as they came."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GenWarning)
+        result = call()
+    for w in caught:
+        if not issubclass(w.category, GenWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return result, [str(w.message) for w in caught if issubclass(w.category, GenWarning)]
+
+
 class _Checked(Dataset):
-    """Items as ``(index, image, label)`` checked and fitted, or ``(index, None, problem)``:
-    a worker reports the problem rather than raising, so the error reaches the user whole."""
+    """Items as ``(index, image, label, notes)`` checked and fitted, or ``(index, None,
+    problem, notes)``: a worker reports the problem rather than raising, so the error reaches
+    the user whole; ``notes`` are the item's warnings (see `_recording`)."""
 
     def __init__(self, source: Source, spec: DataSpec):
         self.dataset = source.dataset
@@ -81,6 +98,10 @@ class _Checked(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int):
+        result, notes = _recording(lambda: self._check(index))
+        return (*result, notes)
+
+    def _check(self, index: int):
         try:
             item = self.dataset[index]
             if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -95,16 +116,20 @@ class _Checked(Dataset):
 
 
 def _collate(items):
-    for index, image, problem in items:
+    """A chunk, ``(images, labels)`` or its first `_Bad` item, and the warnings of its items
+    up to there."""
+    notes = []
+    for index, image, problem, item_notes in items:
+        notes += item_notes
         if image is None:
-            return _Bad(index, problem)
-    channels = {image.shape[0] for _, image, _ in items}
+            return _Bad(index, problem), notes
+    channels = {item[1].shape[0] for item in items}
     if len(channels) > 1:
         first = items[0][1].shape[0]
-        index = next(i for i, image, _ in items if image.shape[0] != first)
-        return _Bad(index, "", unlike=items[0][0])
-    return (torch.stack([image for _, image, _ in items]),
-            torch.tensor([label for _, _, label in items], dtype=torch.long))
+        index = next(item[0] for item in items if item[1].shape[0] != first)
+        return _Bad(index, "", unlike=items[0][0]), notes
+    return (torch.stack([item[1] for item in items]),
+            torch.tensor([item[2] for item in items], dtype=torch.long)), notes
 
 
 def _mixed(source: Source, index: int, unlike: int, channels: int) -> DataError:
@@ -128,7 +153,9 @@ def decode(source: Source, spec: DataSpec, workers: int | None = None
                         generator=torch.Generator().manual_seed(0))  # not the global RNG
     channels = None
     start = 0
-    for chunk in loader:
+    for chunk, notes in loader:
+        for note in notes:
+            warnings.warn(GenWarning(note), stacklevel=2)
         if isinstance(chunk, _Bad) and chunk.unlike is not None:
             item = _Checked(source, spec)[chunk.unlike][1]
             raise _mixed(source, chunk.index, chunk.unlike, item.shape[0])

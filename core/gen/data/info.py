@@ -18,6 +18,9 @@ class DataInfo:
     num_images: int
     binary: bool = False  # pixels are 0 or 255 only (data.binarize), e.g. for Bernoulli outputs
     classes: tuple[str, ...] | None = None  # class names, classes[label], where the data has them
+    # A digest of the data set's fingerprint (its files' names, sizes and times), where it has
+    # one: a resumed run compares it with its checkpoint's to say when the data changed.
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:  # a checkpoint's JSON-like dict holds a list
         if self.classes is not None:

@@ -6,7 +6,7 @@ discovery stays torch-free. It returns a `torch.utils.data.Dataset` whose items 
 ``(image, label)``: a uint8 tensor ``(C, H, W)`` of any size (the core converts channels and
 fits it to ``data.image_size``) and an int, with these attributes:
 
-- ``num_classes``: int, or None when unlabelled (labels are then ignored);
+- ``num_classes``: int up to `MAX_CLASSES`, or None when unlabelled (labels are then ignored);
 - ``classes`` (optional): the class names, ``classes[label]``, recorded in run.json;
 - ``fingerprint`` (optional): a string that changes whenever the items would (for files: their
   names, sizes and modification times). ``data.storage=stream`` keys its decoded cache by it;
@@ -26,6 +26,13 @@ from typing import Any, Literal
 from gen.specs import DataSpec
 
 DEFAULT_ROOT = Path("~/.cache/gen/data")
+
+# The most classes a data set may have. A class-conditional model holds a row of weights per
+# class, numbered up to the largest label, so labels that are ids (one per image or person,
+# in the millions) would allocate gigabytes before failing. The most of any common labelled
+# image set is ImageNet-21k's 21,841; 100,000 leaves room beyond it. Not the number of images:
+# a small test split may hold a few images of many classes.
+MAX_CLASSES = 100_000
 
 
 @dataclass(frozen=True)

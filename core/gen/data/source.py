@@ -3,6 +3,7 @@ validated, and what it returned checked before anything trains on it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 from gen.cache import cache_root
 from gen.data.fit import Crop
-from gen.data.request import DatasetRequest
+from gen.data.request import MAX_CLASSES, DatasetRequest
 from gen.errors import DataError, GenError, PluginError
 from gen.plugin_parts import DatasetInfo
 from gen.spec_plugins import dataset_options
@@ -30,6 +31,14 @@ class Source:
     classes: list[str] | None
     fingerprint: str | None
     crop: Crop
+
+    @property
+    def digest(self) -> str | None:
+        """The fingerprint as 16 hex digits (any length a plugin gives becomes one short key):
+        what the decoded cache is keyed by and a checkpoint records."""
+        if self.fingerprint is None:
+            return None
+        return hashlib.sha256(self.fingerprint.encode()).hexdigest()[:16]
 
     @property
     def what(self) -> str:
@@ -86,6 +95,10 @@ def open_source(spec: DataSpec, plugins: Any = None,
             num_classes is None or (isinstance(num_classes, int) and num_classes > 0)):
         raise DataError(f"{what}: num_classes is {num_classes!r}; expected a positive int, "
                         "or None when the data is unlabelled")
+    if num_classes is not None and num_classes > MAX_CLASSES:
+        raise DataError(f"{what}: num_classes is {num_classes:,}, over the {MAX_CLASSES:,} "
+                        "classes gen takes: labels that many are ids (of images, people, "
+                        "...), not classes; give the data set fewer classes")
     size = len(dataset)
     if spec.limit is not None:
         size = min(size, spec.limit)

@@ -6,12 +6,14 @@ worker processes (stream); ``auto`` picks memory when the decoded set fits
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from gen.data.cache import open_cache
+from gen.data.changes import check_channels, check_resumed
 from gen.data.datasets import ImageSet, data_info, load_source
 from gen.data.info import DataInfo
 from gen.data.loader import BatchStream, StreamedBatches
@@ -35,13 +37,18 @@ def choose_storage(spec: DataSpec, source: Source) -> tuple[str, str]:
 
 
 def training_data(spec: DataSpec, train: TrainSpec, device: torch.device, world: Any,
-                  say: Callable[[str], None], conditional: str | None = None
+                  say: Callable[[str], None], conditional: str | None = None,
+                  trained: dict[str, Any] | None = None
                   ) -> tuple[DataInfo, BatchStream | StreamedBatches]:
     """The run's data description and its batch stream. Under torchrun the main process
     builds the decoded cache while the others wait, then each reads only its own shard.
-    ``conditional`` names a model that needs labels: unlabelled data is refused first."""
+    ``conditional`` names a model that needs labels: unlabelled data is refused first.
+    ``trained`` (a resumed run's checkpoint's data info) is compared with the data before it
+    is decoded (`gen.data.changes`)."""
     main = world is None or world.is_main
     source = open_source(spec, log=say if main else _quiet)
+    if trained is not None:
+        check_resumed(trained, source, warn=main)
     if conditional and source.num_classes is None:
         raise DataError(
             f"{conditional} is conditional and needs class labels, but the {spec.dataset} data "
@@ -54,6 +61,8 @@ def training_data(spec: DataSpec, train: TrainSpec, device: torch.device, world:
     if storage == "memory":
         start = time.perf_counter()
         data: ImageSet = load_source(spec, source)
+        if trained is not None:
+            check_channels(trained, data.info.channels, source)
         if main:
             seconds = time.perf_counter() - start
             say(f"data: decoded {source.size:,} images in {seconds:.1f} s "
@@ -75,6 +84,8 @@ def training_data(spec: DataSpec, train: TrainSpec, device: torch.device, world:
         raise failed
     if cache is None:
         cache = open_cache(spec, source, folder, say, build=False)
+    if trained is not None:
+        check_channels(trained, cache.channels, source)
     info = data_info(spec, source, cache.channels, cache.num_images)
     stream = StreamedBatches(cache, train.batch_size, train.seed, device, rank=rank,
                              world_size=size, channels_last=train.channels_last,
@@ -85,9 +96,11 @@ def training_data(spec: DataSpec, train: TrainSpec, device: torch.device, world:
 
 def _channels(source: Source) -> int:
     """The data's own channels, from its first item (3, the most, where it cannot be read:
-    the decoding pass then names the problem)."""
+    the decoding pass then names the problem, and warns what reading it warns)."""
     try:
-        return int(source.dataset[0][0].shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return int(source.dataset[0][0].shape[0])
     except Exception:
         return 3
 

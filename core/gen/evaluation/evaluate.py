@@ -14,7 +14,7 @@ and appended to the run's metrics.jsonl. Quality metrics are computed in a *spac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -22,12 +22,13 @@ from typing import Any
 
 import torch
 
+from gen.data.batch import Batch
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.data.loader import sequential_batches
 from gen.errors import GenError, UsageError
 from gen.evaluation.comparability import warn_record
 from gen.evaluation.conventions import check_convention
-from gen.evaluation.metrics.likelihood import negative_log_likelihood
+from gen.evaluation.metrics.likelihood import importance_samples, negative_log_likelihood
 from gen.evaluation.metrics.precision_recall import K
 from gen.evaluation.metrics.probe import linear_probe_accuracy
 from gen.evaluation.options import EvalOptions, Subject
@@ -89,9 +90,19 @@ def _likelihood(metric: str):
     def run(ev: Evaluation) -> dict[str, Any]:
         model = ev.subject.model
         batches = sequential_batches(ev.data, ev.options.batch_size, model.device)
-        return negative_log_likelihood(model, batches, metric, ev.options.iw_samples)
+        with counting(ev.data.images.shape[0], f"{metric} of the reference images",
+                      ev.options.progress) as advance:
+            return negative_log_likelihood(model, _counted(batches, advance), metric,
+                                           ev.options.iw_samples)
 
     return run
+
+
+def _counted(batches: Iterable[Batch], advance: Callable[[int], None]) -> Iterator[Batch]:
+    """``batches``, each counted done when the next one is asked for (it has been scored)."""
+    for batch in batches:
+        yield batch
+        advance(batch.images.shape[0])
 
 
 def _probe(ev: Evaluation) -> dict[str, Any]:
@@ -202,19 +213,23 @@ def check_sampling(model: Model, metrics: list[str], sampling: SamplingOptions) 
 
 def cost_notes(model: Model, metrics: list[str], options: EvalOptions, settings: dict[str, Any],
                reference_images: int) -> list[str]:
-    """What an iterative model's evaluation will cost, said before it starts: the network
-    calls of drawing ``options.n`` images with its sampler, and of its likelihood over the
-    reference images (where the model counts them, `Model.network_calls`)."""
+    """What an evaluation will cost, said before it starts: the network calls of drawing
+    ``options.n`` images with an iterative model's sampler, and of a likelihood over the
+    reference images where the model counts its calls (`Model.network_calls`) or the nll is
+    importance-weighted (K calls per image). Nothing of a pass per image."""
     lines = []
     if any(m in QUALITY_METRICS for m in metrics):
         line = sampling_cost(model, settings, options.n, options.n_default)
         if line is not None:
             lines.append(line)
-    likelihoods = [m for m in metrics if m in ("nll", "elbo")]
-    per_image = model.network_calls("log_prob") if likelihoods else None
-    if per_image is not None:
-        lines += [f"{m} of {reference_images} reference images: "
-                  f"{int(per_image) * reference_images:,} network calls" for m in likelihoods]
+    for metric in (m for m in metrics if m in ("nll", "elbo")):
+        calls = model.network_calls("log_prob")
+        draws = importance_samples(model, metric, options.iw_samples) or 1
+        if calls is not None or draws > 1:
+            per_image = int(calls or 1) * draws
+            how = "" if draws == 1 else f", importance-weighted with K={draws} draws each"
+            lines.append(f"{metric} of {reference_images} reference images{how}: "
+                         f"{per_image * reference_images:,} network calls")
     return lines
 
 

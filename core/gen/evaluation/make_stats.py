@@ -102,6 +102,9 @@ def data_spec(data: str, split: str, image_size: int, channels: int | None,
 
 
 def _source(data: str, plugins: Plugins) -> dict[str, Any]:
+    if not data.strip():  # as a path, the current folder: chosen by no one
+        raise UsageError("DATA is empty: name a data set, a folder of images (. for the "
+                         "current folder) or an .npz file")
     try:
         plugins.registry.get_dataset(data)
         return {"dataset": data}

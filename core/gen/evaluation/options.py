@@ -34,7 +34,7 @@ class EvalOptions:
     n: int = DEFAULT_N  # generated images for fid/kid/precision/recall (real: at most as many)
     extractor: str = "lenet"
     extractor_weights: str | None = None
-    iw_samples: int = 1000
+    iw_samples: int | None = None  # K of an importance-weighted nll; None: the model's default
     batch_size: int = 256
     limit: int | None = None  # use only the first `limit` reference images
     seed: int = 0

@@ -129,7 +129,9 @@ def check_out(path: Path, force: bool) -> None:
 
 def load_reference_stats(path: str | Path) -> ReferenceStats:
     """Read and check a statistics file; a missing, damaged or incomplete one is a
-    `DataError` naming it (exit 1)."""
+    `DataError` naming it (exit 1); an empty path a `UsageError`, not the current folder."""
+    if not str(path).strip():
+        raise UsageError(f"{OPTION} is empty: name a file that `gen stats` wrote")
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{OPTION} {path}: no such file (make one with `gen stats`)")

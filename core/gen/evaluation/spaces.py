@@ -33,6 +33,7 @@ def reference_spec(data: DataSpec, reference: str, channels: int,
     image size and channels."""
     if reference in ("test", "train"):
         return held_out(data, reference, limit)
+    check_reference(reference)
     folder = Path(reference).expanduser()
     if not folder.is_dir():
         raise GenError(
@@ -42,6 +43,14 @@ def reference_spec(data: DataSpec, reference: str, channels: int,
     return held_out(data, "test", limit).model_copy(
         update={"dataset": "image-folder", "root": str(folder), "channels": channels}
     )
+
+
+def check_reference(reference: str) -> None:
+    """An empty ``reference`` is a `UsageError`: read as a path it would be the current
+    folder, which no one chose."""
+    if not reference.strip():
+        raise UsageError("--reference is empty: name 'test', 'train' or a folder of images "
+                         "(. for the current folder)")
 
 
 def parse_space(text: str) -> DataSpec | None:

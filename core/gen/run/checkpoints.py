@@ -43,11 +43,8 @@ def save_checkpoint(run: RunDir, step: int, payload: dict[str, Any], keep: int |
         atomic_link(path, latest)
     except WriteError as exc:
         fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
-        raise CheckpointError(
-            f"{exc}. {_kept(run)}; {fix}, then continue with "
-            f"`gen train {payload.get('model', 'MODEL')} --out {shlex.quote(str(run.root))} "
-            "--resume`"
-        ) from exc
+        raise CheckpointError(f"{exc}. {_kept(run, payload.get('model', 'MODEL'), fix)}"
+                              ) from exc
     if keep is not None:
         for old_step, old in list(run.step_checkpoints().items())[:-keep]:
             if old_step != step:
@@ -139,15 +136,22 @@ def _torch_save(obj: Any, path: Path) -> None:
             raise
 
 
-def _kept(run: RunDir) -> str:
-    """What a failed save left: which step ``latest.pt`` still holds, when that is cheap to
-    tell (it is a hard link to a step file)."""
-    latest = run.checkpoints / "latest.pt"
-    if not latest.is_file():
-        return "no checkpoint was written before"
-    step = linked_step(run)
-    return "latest.pt is kept as it was" if step is None else (
-        f"latest.pt is kept and still holds step {step}")
+def _kept(run: RunDir, model: str, fix: str) -> str:
+    """What a failed save left (which step ``latest.pt`` still holds, when that is cheap to
+    tell: it is a hard link to a step file) and how to go on: ``--resume`` only when there is
+    a checkpoint to resume from, else training again from the run's spec.json."""
+    root = shlex.quote(str(run.root))
+    if not run.has_checkpoints():
+        return (f"no checkpoint was written before, so there is nothing to resume; {fix}, then "
+                f"train it again with `gen train {model} --spec "
+                f"{shlex.quote(str(run.spec_path))} --out {root}`")
+    if not (run.checkpoints / "latest.pt").is_file():
+        kept = "the step checkpoints written before are kept"
+    else:
+        step = linked_step(run)
+        kept = ("latest.pt is kept as it was" if step is None
+                else f"latest.pt is kept and still holds step {step}")
+    return f"{kept}; {fix}, then continue with `gen train {model} --out {root} --resume`"
 
 
 def linked_step(run: RunDir) -> int | None:

@@ -7,10 +7,13 @@
     RUN/samples/               step-NNNNNN.png grids
     RUN/metrics.jsonl          one JSON object per logged step
     RUN/.lock                  held by the process training the run (`gen.run.lock`)
+    RUN/tensorboard/, mlruns/, wandb/   the trackers' own records
 
 gen writes only into a folder that is missing, empty, or a gen run: anything else is a
 `FolderError` and nothing is written. Readers ask `require_run`; writers `check_target`, then
-`claim` the folder under its lock.
+`claim` the folder under its lock. No entry gen writes may be a symbolic link (`check_links`):
+a run unpacked from someone else's archive could otherwise make gen write anywhere. The run
+folder itself may be one: the user named it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ GRID_FILE = re.compile(r"^step-(\d+)\.png$")
 # (gen sample's grids) is an orphan when its process is gone.
 _TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(\.\w+)?$")
 _WRITER_FILES = re.compile(r"^(step-\d+|latest|best|spec|run|metrics)$")
+_PROBE = re.compile(r"^\.write-test-[0-9a-f]{32}$")  # `RunDir._make_writable`'s, for an instant
+# Every entry of a run folder gen writes, itself or through a tracker.
+WRITTEN = ("run.json", "spec.json", "metrics.jsonl", ".lock", "checkpoints", "samples",
+           "tensorboard", "mlruns", "wandb")
 
 
 @dataclass(frozen=True)
@@ -111,13 +118,21 @@ class RunDir:
 
     def check_target(self, resume: bool) -> None:
         """For writers, before any work: may a run be started (or, with ``resume``, continued)
-        here? Reads only; `claim` checks again under the lock."""
+        here? Reads only; `claim` checks again under the lock. A held lock is named first, run
+        or not: a writer that has just claimed a new folder has no run.json yet."""
         if self.root.exists() and not self.root.is_dir():
             raise FolderError(f"--out {self.root} is a file, not a folder. Choose another with "
                               "--out.")
-        if self.is_run():
+        if self.root.is_dir():
+            self.check_links()
             RunLock(self.lock_path).check_free()  # the writer's pid says more than its files
         self._check_contents(resume)
+
+    def check_links(self) -> None:
+        """Refuse a run in which an entry gen writes (`WRITTEN`) is a symbolic link."""
+        if self.root.is_dir():
+            for name in WRITTEN:
+                refuse_link(self.root / name)
 
     def _check_contents(self, resume: bool) -> None:
         if resume:
@@ -141,9 +156,13 @@ class RunDir:
             )
 
     def _foreign_entries(self) -> list[str]:
+        """What is not gen's: its lock, and the probe and run.json of a writer claiming the
+        folder at this instant, are not."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p != self.lock_path)
+        return sorted(p.name for p in self.root.iterdir()
+                      if p != self.lock_path and not _PROBE.match(p.name)
+                      and not ((m := _TEMP.match(p.name)) and m["name"] == "run"))
 
     def checkpoint_files(self) -> list[tuple[str, int, int, int]]:
         """Name, inode, size and mtime of every checkpoint file: equal lists, same checkpoints."""
@@ -234,6 +253,19 @@ class RunDir:
         if not isinstance(data, dict):
             raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
         return data
+
+
+def refuse_link(path: Path) -> None:
+    """A `GenError` if ``path`` is a symbolic link: gen writes nothing through one inside a run,
+    where it could reach any file (``samples -> ../victim``, ``metrics.jsonl -> notes.txt``)."""
+    if path.is_symlink():
+        try:
+            target = f" (to {os.readlink(path)})"
+        except OSError:
+            target = ""
+        raise GenError(f"{path} is a symbolic link{target}: gen writes nothing through a link "
+                       "inside a run, which could reach files outside it; replace it with the "
+                       "file or folder itself")
 
 
 def _alive(pid: int) -> bool:

@@ -26,6 +26,8 @@ from pathlib import Path
 from gen.errors import RunLockedError, WriteError
 
 PATIENCE = 0.5  # seconds a busy lock is retried before it counts as held
+# A .lock that is a symbolic link is not followed: the holder's pid would be written through it.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 if sys.platform == "win32":  # pragma: no cover - CI runs on Linux
     import msvcrt
@@ -61,7 +63,7 @@ class RunLock:
     def acquire(self) -> RunLock:
         try:
             # No O_TRUNC: until the lock is ours, the file holds the current holder's pid.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
         except OSError as exc:
             raise WriteError(self.path, exc) from None
         try:
@@ -78,7 +80,7 @@ class RunLock:
         """Raise `RunLockedError` if another process holds the lock; writes nothing (a
         missing lock file is a free lock)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
         except FileNotFoundError:
             return
         except OSError as exc:

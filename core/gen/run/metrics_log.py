@@ -11,6 +11,7 @@ import numpy as np
 
 from gen.errors import WriteError
 from gen.fileio import atomic_write_text
+from gen.run.layout import refuse_link
 
 
 class Sink(Protocol):
@@ -22,10 +23,12 @@ class Sink(Protocol):
 
 
 class MetricsLog:
-    """Appends one JSON object per logged step; flushed each line so a killed run keeps them."""
+    """Appends one JSON object per logged step; flushed each line so a killed run keeps them.
+    A log that is a symbolic link is refused: appending would write into the file it names."""
 
     def __init__(self, path: Path, trackers: Sink | None = None):
         self.path = path
+        refuse_link(path)
         try:
             self._file = open(path, "a")  # noqa: SIM115 - lives as long as the run
         except OSError as exc:

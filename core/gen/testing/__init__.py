@@ -14,7 +14,15 @@ installed entry points exactly as `gen` finds it. Autoregressive plugins also ge
 `assert_causal`, which proves by gradients that no output sees its own or a later sub-pixel.
 """
 
-from gen.testing.causality import assert_causal, raster_order
-from gen.testing.kit import ModelConformance, tiny_spec
+import pytest
+
+# Before the kit's modules are imported: pytest then explains their asserts as it does a test
+# module's (the values compared), beside the message that names the likely cause.
+pytest.register_assert_rewrite(
+    "gen.testing.causality", "gen.testing.discovery", "gen.testing.kit",
+    "gen.testing.likelihood", "gen.testing.tiny")
+
+from gen.testing.causality import assert_causal, raster_order  # noqa: E402
+from gen.testing.kit import ModelConformance, tiny_spec  # noqa: E402
 
 __all__ = ["ModelConformance", "assert_causal", "raster_order", "tiny_spec"]

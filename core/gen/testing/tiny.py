@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gen import specs
+from gen.errors import SpecError
 from gen.registry import ModelInfo
 
 # A run small enough for a CPU test: a few steps on a slice of the bundled data.
@@ -28,7 +29,13 @@ def tiny_spec(info: ModelInfo, tiny: dict[str, Any], **more: Any) -> specs.RunSp
     """The spec of a tiny CPU run: `TINY_BASE`, then the plugin's ``tiny``, then ``more``."""
     merged = {**TINY_BASE, **tiny, **{k.replace("__", "."): v for k, v in more.items()}}
     overrides = [f"{k}={json.dumps(v)}" for k, v in merged.items()]
-    return specs.validate(info.spec_class(), {}, overrides)
+    try:
+        return specs.validate(info.spec_class(), {}, overrides)
+    except SpecError as exc:  # say which fields lack the default every field needs
+        problems = [(path, f"{message}: every field of a spec class needs a default (the "
+                     "paper's value)" if message.startswith("Field required") else message)
+                    for path, message in exc.problems]
+        raise SpecError(problems, "the kit's tiny spec: TINY_BASE, then tiny") from None
 
 
 def train_tiny(info: ModelInfo, spec: specs.RunSpec, out: Path, resume: bool = False):
@@ -46,14 +53,24 @@ def assert_same_training_state(a: Path, b: Path) -> tuple[dict[str, Any], dict[s
     from gen.run.checkpoints import load_checkpoint
 
     ca, cb = load_checkpoint(a), load_checkpoint(b)
-    assert ca["step"] == cb["step"], (ca["step"], cb["step"])
+    assert ca["step"] == cb["step"], f"the checkpoints are of steps {ca['step']}, {cb['step']}"
     for part in ("modules", "average"):
         flat_a, flat_b = _tensors(ca["state"].get(part)), _tensors(cb["state"].get(part))
-        assert flat_a.keys() == flat_b.keys(), f"{part}: {sorted(flat_a ^ flat_b)}"
+        assert flat_a.keys() == flat_b.keys(), (
+            f"{part} holds other tensors after resume: {sorted(flat_a.keys() ^ flat_b.keys())}")
         for key, tensor in flat_b.items():
-            assert torch.equal(flat_a[key], tensor), f"{part}.{key} differs after resume"
-    assert ca.get("schedules") == cb.get("schedules"), "the learning-rate schedules differ"
+            assert torch.equal(flat_a[key], tensor), f"{part}.{key} {RESUME_DIFFERS}"
+    assert ca.get("schedules") == cb.get("schedules"), (
+        f"the learning-rate schedules differ after resume: {RESUME_DIFFERS}")
     return ca, cb
+
+
+RESUME_DIFFERS = (
+    "differs between the resumed run and the uninterrupted one. Likely causes: state kept "
+    "outside self.modules and self.optimizers (a step counter or a tensor in a plain "
+    "attribute, a module not in self.modules) starts afresh on resume; randomness in "
+    "train_step drawn from elsewhere than torch's global RNG (random, numpy, a "
+    "torch.Generator of the model's own) is not restored")
 
 
 def _tensors(tree: Any, prefix: str = "") -> dict[str, Any]:

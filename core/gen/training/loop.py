@@ -8,7 +8,6 @@ itself (layout, lock, files) belongs to `gen.run`.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import torch
@@ -29,6 +28,7 @@ from gen.registry import ModelInfo
 from gen.run.checkpoints import best_until, save_best, save_checkpoint
 from gen.run.layout import RunDir
 from gen.run.resume import resume_point
+from gen.sampling import check_images
 from gen.seeding import rng_state, seed_everything
 from gen.specs import RunSpec
 from gen.tracking.fanout import Trackers
@@ -39,7 +39,7 @@ from gen.training.progress import ProgressView
 from gen.training.schedules import Schedules
 from gen.training.session import Session, Throughput, TrainResult, open_outputs
 from gen.training.setup import accelerate, build_model, run_info
-from gen.training.stopping import Budget, agreed, out_of_time, stop_requests
+from gen.training.stopping import Budget, agreed, out_of_time, stop_message, stop_requests
 
 __all__ = ["TrainResult", "Trainer", "build_model", "check_step_output"]
 
@@ -104,7 +104,7 @@ class Trainer:
             ckpt, note = resume_point(self.run, self.spec)
             if note and main:
                 self._say(note)
-        info, stream, model = self._data_and_model(device, world)
+        info, stream, model = self._data_and_model(device, world, ckpt)
         session = Session(model, Schedules(model.optimizers, tr), stream, info, world, step=0,
                           lock=None, health=HealthMonitor(model=self.info.name,
                                                           kind=self.info.kind),
@@ -151,14 +151,16 @@ class Trainer:
             s.close()
             raise
 
-    def _data_and_model(self, device: torch.device, world: World | None
+    def _data_and_model(self, device: torch.device, world: World | None,
+                        ckpt: dict[str, Any] | None = None
                         ) -> tuple[DataInfo, BatchStream | StreamedBatches, Model]:
         seed_everything(self.spec.train.seed)
         why = self.spec.model.needs_labels()
         conditional = self.info.name if self.info.conditional else (
             f"{self.info.name} with {why}" if why else None)
         info, stream = training_data(self.spec.data, self.spec.train, device, world, self._say,
-                                     conditional=conditional)
+                                     conditional=conditional,
+                                     trained=None if ckpt is None else ckpt.get("data_info"))
         with self._plugin_code("__init__"):
             model = build_model(self.info, self.spec, info).to(device)
         if self.spec.train.ema is not None:  # a copy of the weights as built, before compiling
@@ -301,7 +303,8 @@ class Trainer:
         # stream is untouched, so sampling cadence never changes the trained weights.
         g = torch.Generator(device=s.model.device).manual_seed(self.spec.train.seed)
         with self._plugin_code(f"sample at step {s.step}", s), s.model.sampling_weights():
-            images = s.model.sample(self.spec.train.num_samples, generator=g)
+            n = self.spec.train.num_samples
+            images = check_images(s.model, f"sample({n})", s.model.sample(n, generator=g), n)
         s.sample, s.sampled_at = save_grid(images, self.run.sample_path(s.step)), s.step
         s.log.write_grid(s.step, images)
 
@@ -317,12 +320,9 @@ class Trainer:
             self._sample(s)
         interrupted = s.step < self.spec.train.steps
         if interrupted and s.main:
-            nproc = f" --nproc {s.world.size}" if s.world else ""
-            why = (f" on its time budget (train.max_time = {self.spec.train.max_time:g} s)"
-                   if s.out_of_time else "")
-            self._say(f"stopped at step {s.step}{why}; checkpoint written. Continue with "
-                      f"`gen train {self.info.name} --out {shlex.quote(str(self.run.root))} "
-                      f"--resume{nproc}`.")
+            self._say(stop_message(self.info.name, self.run, s.step, s.checkpoint is not None,
+                                   self.spec.train.max_time if s.out_of_time else None,
+                                   s.world.size if s.world else None))
         return TrainResult(self.run, s.step, interrupted, s.checkpoint, s.sample, s.out_of_time)
 
     def _say(self, text: str) -> None:

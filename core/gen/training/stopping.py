@@ -1,8 +1,10 @@
 """When training stops early: Ctrl-C and SIGTERM (`stop_requests`), the wall-clock budget
-``train.max_time`` (`Budget`), and how processes of a multi-process run agree on both."""
+``train.max_time`` (`Budget`), how processes of a multi-process run agree on both, and what a
+stopped run says (`stop_message`)."""
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -11,6 +13,7 @@ from contextlib import contextmanager
 
 from gen.distributed import World
 from gen.launch import stop_requested
+from gen.run.layout import RunDir
 
 
 class Budget:
@@ -64,3 +67,23 @@ def stop_requests() -> Iterator[threading.Event]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def stop_message(model: str, run: RunDir, step: int, written: bool, max_time: float | None,
+                 nproc: int | None) -> str:
+    """What a run stopped before ``train.steps`` says: the step reached, why (``max_time`` for
+    the budget), the checkpoint of that step (``written`` now, or the one resumed from) and
+    the command that continues it. A new run stopped before its first step has no
+    checkpoint: it is told to start again, never to ``--resume``, which would fail."""
+    why = "" if max_time is None else f" on its time budget (train.max_time = {max_time:g} s)"
+    out = shlex.quote(str(run.root))
+    procs = f" --nproc {nproc}" if nproc else ""
+    if not written and step == 0:
+        again, longer = ("", "") if max_time is None else (
+            " with a longer budget", " --set train.max_time=SECONDS")
+        return (f"stopped before its first step{why}: nothing was trained and no checkpoint "
+                f"written, so there is nothing to resume. Start it again{again}: `gen train "
+                f"{model} --spec {shlex.quote(str(run.spec_path))} --out {out}{longer}{procs}`.")
+    kept = "checkpoint written" if written else f"its checkpoint of step {step} is kept"
+    return (f"stopped at step {step}{why}; {kept}. Continue with `gen train {model} --out "
+            f"{out} --resume{procs}`.")

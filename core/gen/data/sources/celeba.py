@@ -13,13 +13,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from gen.data.request import DatasetRequest
 from gen.data.sources._shared import require
 from gen.data.sources.files import stat_fingerprint
+from gen.data.sources.folder import read_image
 from gen.errors import DataError
 
 PARTITIONS = {"train": "0", "test": "2"}
@@ -60,15 +60,7 @@ class CelebAImages(Dataset):
         return len(self.names)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
-
-        path = self.folder / self.names[index]
-        try:
-            with Image.open(path) as img:
-                image = np.asarray(img.convert("RGB"))
-        except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, ...
-            raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
-        return torch.from_numpy(image.transpose(2, 0, 1).copy()), 0
+        return read_image(self.folder / self.names[index], 3), 0
 
 
 def _names(partition: Path, split: str) -> list[str]:

@@ -85,7 +85,7 @@ def read_image(path: Path, channels: int | None) -> torch.Tensor:
     from torchvision.transforms.v2 import functional as TF
 
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.mode in ("I", "F"):
                 raise DataError(
                     f"cannot read image {path}: 32-bit mode {img.mode!r} is not supported; "
@@ -104,6 +104,35 @@ def read_image(path: Path, channels: int | None) -> torch.Tensor:
     except Exception as exc:  # Pillow parsing a user's bytes raises OSError, ValueError,
         # SyntaxError (a broken PNG chunk), struct.error, EOFError, ...
         raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
+
+
+def open_image(path: Path):
+    """``Image.open(path)`` with Pillow's guard against decompression bombs made gen's: an image
+    over ``Image.MAX_IMAGE_PIXELS`` is read with a `GenWarning` naming it (not Pillow's raw
+    two-line warning), one over twice that is a `DataError` naming it and the limit."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)
+        except Image.DecompressionBombError:
+            raise DataError(
+                f"cannot read image {path}: it has over {2 * limit:,} pixels, twice Pillow's "
+                f"limit against decompression bombs (PIL.Image.MAX_IMAGE_PIXELS = {limit:,}); "
+                "shrink it or leave it out") from None
+    for w in caught:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            width, height = img.size
+            warnings.warn(GenWarning(
+                f"image {path} is {width:,}x{height:,} ({width * height:,} pixels), over "
+                f"Pillow's limit against decompression bombs (PIL.Image.MAX_IMAGE_PIXELS = "
+                f"{limit:,}); read anyway: leave it out if it is not an image you meant"),
+                stacklevel=2)
+        else:  # not ours: as it came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return img
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -8,7 +8,8 @@ channel count of 1 or 3 sits:
 - ``(N, C, H, W)`` when dim 1 is 1 or 3 (this wins when both could be, as in (N, 3, 3, 3));
 - ``(N, H, W, C)`` when the last dim is 1 or 3 and dim 1 is not.
 
-An optional labels array of N integers >= 0 gives the classes (num_classes = max + 1). Arrays
+An optional labels array of N integers >= 0 gives the classes (num_classes = max + 1, at most
+`gen.data.request.MAX_CLASSES`: larger labels are ids, to be remapped first). Arrays
 saved by ``numpy.savez`` are memory-mapped, so an item reads only its own bytes; those of
 ``numpy.savez_compressed`` are decompressed once, when the data set is built.
 """
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from gen.data.request import DatasetRequest
+from gen.data.request import MAX_CLASSES, DatasetRequest
 from gen.data.sources._shared import MappedArray
 from gen.data.sources.files import stat_fingerprint
 from gen.data.sources.options import NpzOptions
@@ -144,4 +145,11 @@ def _labels(path: Path, key: str, labels: np.ndarray, count: int) -> np.ndarray:
     if labels.min() < 0:
         raise DataError(f"{path}: array {key!r} holds the label {labels.min()}; labels are "
                         "classes 0, 1, 2, ...")
+    largest = int(labels.max())
+    if largest >= MAX_CLASSES:  # checked here, before anything is sized by it
+        raise DataError(
+            f"{path}: array {key!r} holds the label {largest:,}, which would make "
+            f"{largest + 1:,} classes (0 to the largest label); gen takes up to {MAX_CLASSES:,}: "
+            "these look like ids, not classes. Remap them to 0, 1, 2, ... first, e.g. "
+            f"{key} = numpy.unique({key}, return_inverse=True)[1]")
     return labels.astype(np.int64)
