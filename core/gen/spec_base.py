@@ -24,12 +24,13 @@ def render_errors(exc: ValidationError) -> list[tuple[str, str]]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         message = err["msg"].removeprefix("Value error, ")  # our validators' own words
         if err["type"] != "missing":
-            message += f" (got {_short(err.get('input'))})"
+            message += f" (got {short(err.get('input'))})"
         problems.append((path, message))
     return problems
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON (else repr), cut to ``limit`` characters for a one-line message."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):

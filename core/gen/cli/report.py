@@ -3,13 +3,11 @@ warnings) and, for several, their comparison; gen report SWEEP: a sweep's trials
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from datetime import datetime
 
 import click
 
+from gen.cli.interrupt import terminate_as_interrupt
 from gen.errors import UsageError
 
 
@@ -53,27 +51,9 @@ def report(runs: tuple[str, ...], out: str, watch: float | None, storage: str | 
         click.echo(f"{datetime.now():%H:%M:%S} report -> {path}")
 
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             watch_report(runs, out, watch, on_write=wrote)
     except KeyboardInterrupt:  # the way to stop watching: not a failure once a report is out
         if not written:
             raise
         click.echo(f"stopped watching; {written[-1]} holds the last report written")
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM stops watching as Ctrl-C does, so a write in flight removes its temporary
-    file instead of leaving it beside --out."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

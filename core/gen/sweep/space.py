@@ -29,6 +29,7 @@ from typing import Any
 
 from gen import specs
 from gen.errors import GenError, SpecError
+from gen.spec_base import short
 
 KINDS = ("uniform", "log_uniform", "int", "choice")
 _KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*")
@@ -125,14 +126,14 @@ def _param(key: str, value: Any) -> Param:
     kinds = [k for k in KINDS if isinstance(value, dict) and k in value]
     extra = sorted(set(value) - {*KINDS, "log"}) if isinstance(value, dict) else []
     if len(kinds) != 1 or extra or ("log" in value and kinds != ["int"]):
-        raise ValueError(f"expected one of {_examples()}; got {_short(value)}")
+        raise ValueError(f"expected one of {_examples()}; got {short(value)}")
     kind = kinds[0]
     if kind == "choice":
         return Param(key, kind, choices=_choices(value[kind]))
     low, high = _bounds(kind, value[kind])
     log = value.get("log", False)
     if not isinstance(log, bool):
-        raise ValueError(f'"log" must be true or false, got {_short(log)}')
+        raise ValueError(f'"log" must be true or false, got {short(log)}')
     if (kind == "log_uniform" or log) and low <= 0:
         raise ValueError(f"a log scale needs a low end above 0 (got {low:g})")
     return Param(key, kind, low, high, log=kind == "log_uniform" or log)
@@ -143,7 +144,7 @@ def _bounds(kind: str, ends: Any) -> tuple[float, float]:
     wanted = "integers" if integer else "finite numbers"
     if not (isinstance(ends, list) and len(ends) == 2 and all(
             _is_number(e) and (isinstance(e, int) or not integer) for e in ends)):
-        raise ValueError(f"{kind} takes [low, high], two {wanted}; got {_short(ends)}")
+        raise ValueError(f"{kind} takes [low, high], two {wanted}; got {short(ends)}")
     low, high = ends
     if not low < high:
         raise ValueError(f"{kind} [{low:g}, {high:g}]: low must be below high")
@@ -153,16 +154,16 @@ def _bounds(kind: str, ends: Any) -> tuple[float, float]:
 def _choices(options: Any) -> tuple[Any, ...]:
     """Optuna's categorical choices are scalars; a list field is swept item by item."""
     if not isinstance(options, list) or not options:
-        raise ValueError(f"choice takes a non-empty list; got {_short(options)}")
+        raise ValueError(f"choice takes a non-empty list; got {short(options)}")
     bad = [o for o in options if not (o is None or isinstance(o, str | bool | int | float))]
     if bad:
         raise ValueError(f"choices must be strings, numbers, booleans or null (got "
-                         f"{_short(bad[0])}); sweep a list field item by item, e.g. "
+                         f"{short(bad[0])}); sweep a list field item by item, e.g. "
                          "model.optimizer.betas[0]")
     if any(isinstance(o, float) and not math.isfinite(o) for o in options):
         raise ValueError("choices must be finite numbers")
     if len({json.dumps(o) for o in options}) != len(options):
-        raise ValueError(f"choices repeat a value: {_short(options)}")
+        raise ValueError(f"choices repeat a value: {short(options)}")
     return tuple(options)
 
 
@@ -195,7 +196,7 @@ def _probe(spec_class: type, fixed: dict[str, Any], base: dict[str, Any], param:
         if unknown:
             return _unknown(param.key, spec_class, base)
         shown = "; ".join(f"{path}: {msg}" if path else msg for path, msg in exc.problems)
-        return f"{param.describe()} reaches {_short(value)}, which the spec refuses: {shown}"
+        return f"{param.describe()} reaches {short(value)}, which the spec refuses: {shown}"
     return None
 
 
@@ -299,11 +300,3 @@ def _examples() -> str:
 def _is_number(value: Any) -> bool:
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and math.isfinite(value))
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
