@@ -61,7 +61,7 @@ def scorer(n: int, dim: int = 32, n_real: int = 100) -> quality.QualityScorer:
 
 
 def test_what_kid_and_precision_need_is_refused_up_front_with_the_largest_n(monkeypatch):
-    monkeypatch.setattr(quality, "_available_memory", lambda: 64 * 2**20)  # 64 MiB free
+    monkeypatch.setattr(quality, "available_memory", lambda: 64 * 2**20)  # 64 MiB free
     with pytest.raises(gen.UsageError) as err:
         scorer(10**9).check(["fid", "kid", "precision"])
     message = str(err.value)

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gen.paths import user_path
+
 
 def cache_root() -> Path:
-    return Path(os.environ.get("GEN_CACHE") or "~/.cache/gen").expanduser()
+    given = os.environ.get("GEN_CACHE")
+    return user_path(given, "$GEN_CACHE") if given else user_path(
+        "~/.cache/gen", "the cache folder (~/.cache/gen; set $GEN_CACHE)")

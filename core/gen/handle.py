@@ -18,12 +18,16 @@ from typing import Any
 import torch
 
 from gen import specs
+from gen.arguments import optional_whole, whole
+from gen.arguments import seed as check_seed
 from gen.device import resolve_device
-from gen.errors import CheckpointError
+from gen.errors import CheckpointError, UsageError
 from gen.model import Model
+from gen.paths import user_path
 from gen.plugin_code import guarded, plugin_code
 from gen.plugins import Plugins, get_plugins
 from gen.registry import ModelInfo
+from gen.resources import refuse_beyond_memory
 from gen.restore import restore_model
 from gen.run.checkpoints import find_checkpoint, linked_step, load_checkpoint
 from gen.run.layout import STEP_FILE, RunDir
@@ -31,6 +35,7 @@ from gen.run.metrics_log import read_metrics
 from gen.run.resume import spec_differences
 from gen.sampling import (
     INTERPOLATION_STEPS,
+    STRIP_ENDS,
     check_labels,
     generate_batches,
     interpolation_batches,
@@ -48,7 +53,10 @@ class Run:
 
     def __init__(self, path: str | Path, checkpoint: str | int = "latest", device: str = "auto",
                  plugins: Plugins | None = None):
-        self.dir = RunDir(Path(path))
+        if isinstance(checkpoint, bool) or not isinstance(checkpoint, (str, int)):
+            raise UsageError(f"checkpoint: expected 'latest', 'best' or a step number, got "
+                             f"{checkpoint!r:.60}")
+        self.dir = RunDir(user_path(path, "path"))
         raw = self.dir.read_spec()
         model = raw.get("model")
         name = model.get("name") if isinstance(model, dict) else None
@@ -172,6 +180,10 @@ class Run:
         the images are ``generate(z)`` (a VAE's decoder means). Anything a model cannot use is
         a `gen.UsageError`; images of the wrong shape, or NaN, a `gen.PluginError` naming the
         model's plugin."""
+        n = whole(n, "n")
+        d = self.model.data
+        refuse_beyond_memory(n, d.channels * d.image_size ** 2, "n", "the images",
+                             "Draw them in batches with sample_batches(n), which holds one.")
         return torch.cat(list(self.sample_batches(
             n, seed, labels, batch_size, temperature, sampler=sampler, steps=steps, eta=eta,
             guidance=guidance, truncation=truncation)))
@@ -183,6 +195,7 @@ class Run:
                        eta: float | None = None, guidance: float | None = None,
                        truncation: float | None = None) -> Iterator[torch.Tensor]:
         """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
+        n, seed, batch_size = whole(n, "n"), check_seed(seed), whole(batch_size, "batch_size")
         options = SamplingOptions(sampler, steps, eta, guidance, truncation)
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
@@ -202,7 +215,13 @@ class Run:
         repeated over the rows or else the classes cycling. ``truncation``: draw the two ends
         truncated (as in `sample`). `gen sample --interpolate` on a model without an encoder
         writes these images."""
+        rows, seed = whole(rows, "rows"), check_seed(seed)
+        steps = whole(steps, "steps", 2, why=STRIP_ENDS)
+        batch_size = whole(batch_size, "batch_size")
         model = self.model
+        d = model.data
+        refuse_beyond_memory(rows * steps, d.channels * d.image_size ** 2, "rows * steps",
+                             "the images", "Ask for fewer rows.")
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("interpolate"):
             return torch.cat(list(interpolation_batches(model, rows, seed, steps, pattern,
@@ -255,6 +274,10 @@ class Run:
         from gen.evaluation.options import DEFAULT_N, EvalOptions, Subject
 
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else metrics
+        if names is not None and (isinstance(names, bytes) or not isinstance(names, Sequence)
+                                  or not all(isinstance(m, str) for m in names)):
+            raise UsageError(f"metrics: expected names such as 'fid' or 'nll,fid', got "
+                             f"{metrics!r:.60}")
         options = EvalOptions(reference=reference, n=DEFAULT_N if n is None else n,
                               n_default=n is None, extractor=extractor,
                               extractor_weights=extractor_weights, iw_samples=iw_samples,
@@ -282,6 +305,10 @@ class Run:
         from gen.data.datasets import held_out, load_dataset
         from gen.latent import encode_all
 
+        if split not in ("test", "train"):
+            raise UsageError(f"split: expected 'test' or 'train', got {split!r:.60}")
+        limit = optional_whole(limit, "limit")
+        batch_size = whole(batch_size, "batch_size")
         require(self.model, "encode", "encoding")
         data = load_dataset(held_out(self.spec.data, split, limit))
         with self.plugin_code("encode"):

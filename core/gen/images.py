@@ -4,6 +4,8 @@ atomic."""
 from __future__ import annotations
 
 import math
+import os
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gen.errors import FolderError
+from gen.errors import FolderError, UsageError
 from gen.fileio import atomic_write
 
 NPZ_HEADERS = 4096  # bytes of zip and .npy headers around an .npz's arrays, generously
@@ -43,25 +45,51 @@ def grid_rows(count: int) -> int:
 def save_png_folder(folder: Path, count: int, images: Iterable[torch.Tensor]) -> Path:
     """One PNG per image into ``folder``: ``000000.png``, ``000001.png``, ... in the order the
     batches of ``images`` come (zero-padded, so sorting the names keeps that order), each
-    written atomically as its batch arrives: memory holds one batch. The ``count`` names are
-    checked first, before any image is drawn: a file already there is a `FolderError`."""
+    written atomically as its batch arrives: memory holds one batch. Before any image is drawn,
+    the names are checked against what the folder holds (a file already there is a
+    `FolderError`) and ``count`` against the files and bytes its disk has room for."""
     from PIL import Image  # torchvision's own dependency
 
-    names = [f"{i:0{max(6, len(str(count - 1)))}d}.png" for i in range(count)]
-    taken = [name for name in names if (folder / name).exists()]
+    width = max(6, len(str(count - 1)))
+    names = re.compile(rf"[0-9]{{{width}}}\.png")
+    taken = sorted(n for n in (os.listdir(folder) if folder.is_dir() else [])
+                   if names.fullmatch(n) and int(n[:-4]) < count)
     if taken:
         raise FolderError(f"refusing to overwrite {len(taken)} file(s) in {folder} ({taken[0]} "
                           "first): choose a new or empty folder, or move them")
+    check_room_for_files(folder, count)
     written = 0
     for batch in images:
         for image in to_uint8(batch).permute(0, 2, 3, 1).numpy():  # (H, W, C) each
             picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-            atomic_write(folder / names[written],
+            atomic_write(folder / f"{written:0{width}d}.png",
                          lambda tmp, picture=picture: picture.save(tmp, format="png"))
             written += 1
     if written != count:
         raise ValueError(f"{written} images written to {folder}, {count} expected")
     return folder
+
+
+# The fewest bytes a PNG of gen's takes (signature, IHDR, one IDAT, IEND): a folder of
+# ``count`` of them needs at least this many bytes each, and an inode each.
+MIN_PNG_BYTES = 67
+
+
+def check_room_for_files(folder: Path, count: int) -> None:
+    """Refuse ``count`` new files in ``folder`` (made if missing) where its disk certainly
+    lacks the inodes or bytes for them."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        stats = os.statvfs(existing)
+    except OSError:
+        return
+    files, room = stats.f_favail, stats.f_bavail * stats.f_frsize
+    if (files and count > files) or count * MIN_PNG_BYTES > room:
+        raise UsageError(f"-n {count:,} makes {count:,} PNG files in {folder}, more than its "
+                         f"disk has room for ({files:,} files, {room / 2**30:.1f} GiB free); "
+                         "draw fewer, or into an .npz file with --out FILE.npz")
 
 
 def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = None) -> Path:

@@ -109,6 +109,16 @@ class Model(abc.ABC):
         return None
 
     @property
+    def min_batch_size(self) -> int:
+        """The fewest images per batch (per process) ``train_step`` can take, which gen checks
+        ``train.batch_size`` against before training: 2 when a network holds a BatchNorm1d
+        (in training it normalises each feature over the batch, so one image has nothing to
+        normalise by), else 1. Override it where a family needs more."""
+        batch_norm = (m for module in self.modules.values() for m in module.modules()
+                      if isinstance(m, nn.BatchNorm1d))
+        return 2 if any(True for _ in batch_norm) else 1
+
+    @property
     def conditional(self) -> bool:
         return False
 

@@ -47,11 +47,26 @@ def plugin_code(model: str, plugin: str, where: str, error: type[GenError] = Plu
     except Exception as exc:
         if not _through_a_model(exc.__traceback__):
             raise  # gen's own bug: its traceback says where
-        raise error(f"model {model!r} of plugin {plugin!r} raised {exc!r} in {where}"
+        raise error(f"model {model!r} of plugin {plugin!r} raised {brief(exc)} in {where}"
                     f"{then()}") from exc
     except BaseException as exc:  # SystemExit: it would end gen as if all went well
-        raise error(f"model {model!r} of plugin {plugin!r} raised {exc!r} in {where}"
+        raise error(f"model {model!r} of plugin {plugin!r} raised {brief(exc)} in {where}"
                     f"{then()}") from exc
+
+
+def brief(exc: BaseException, limit: int = 300) -> str:
+    """``repr(exc)`` where it fits one line of the screen; else its first line, cut (torch's
+    errors may carry pages of C++ frames). An allocation that failed says what that means."""
+    text = repr(exc)
+    if "\n" in text or len(text) > limit:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        text = f"{type(exc).__name__}({first[:limit - 40]!r}...)"
+    if isinstance(exc, MemoryError | torch.OutOfMemoryError) or any(
+            sign in str(exc) for sign in ("can't allocate memory", "out of memory",
+                                          "Overflow when unpacking")):
+        text += (" (more memory, or larger sizes, than this machine holds: the spec's sizes "
+                 "are too large for it)")
+    return text
 
 
 def _through_a_model(tb: TracebackType | None) -> bool:

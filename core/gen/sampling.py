@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from gen.arguments import seed as check_seed
+from gen.arguments import whole
 from gen.capabilities import require
 from gen.errors import UsageError
 from gen.images import to_uint8
@@ -34,6 +36,7 @@ def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor |
     one-pass model's ``sample`` never sees them. A ``truncation`` among them draws each batch
     as ``generate(truncate(latent(count)))`` instead (`gen.latent_tools`): the same seed
     gives the same images, and no element of a latent lies beyond the threshold."""
+    n, seed, batch_size = whole(n, "n"), check_seed(seed), whole(batch_size, "batch_size")
     extra = {}
     truncation = None if sampling is None else sampling.truncation
     if truncation is not None and temperature is not None:
@@ -71,6 +74,7 @@ def check_images(model: Model, call: str, images: torch.Tensor, count: int) -> t
 
 
 INTERPOLATION_STEPS = 10
+STRIP_ENDS = "(both ends of each strip)"
 
 
 def interpolation_batches(model: Model, rows: int, seed: int = 0,
@@ -83,11 +87,9 @@ def interpolation_batches(model: Model, rows: int, seed: int = 0,
     ``truncation``), with one class per row for a conditional model (``labels`` repeated,
     else cycling). The ends of a row are ``generate`` of the drawn latents themselves."""
     require(model, "latent-interpolation", "interpolating between latents")
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise UsageError(f"rows: expected a whole number of at least 1, got {rows!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise UsageError(f"steps: expected a whole number of at least 2 (both ends of each "
-                         f"strip), got {steps!r}")
+    rows, seed = whole(rows, "rows"), check_seed(seed)
+    steps = whole(steps, "steps", 2, why=STRIP_ENDS)
+    batch_size = whole(batch_size, "batch_size")
     if truncation is not None:
         SamplingOptions(truncation=truncation).resolve(model)
     g = torch.Generator(device=model.device).manual_seed(seed)
@@ -110,17 +112,27 @@ def batch_labels(model: Model, labels: torch.Tensor | None, start: int,
                  count: int) -> torch.Tensor | None:
     """The labels of images ``start`` to ``start + count``: ``labels`` repeated, or the class
     cycle of a conditional model (None for an unconditional one)."""
+    if labels is None and not model.conditional:
+        return None
     index = torch.arange(start, start + count)
     if labels is not None:
         return labels[index % labels.numel()]
-    return index % model.data.num_classes if model.conditional else None
+    return index % model.data.num_classes
 
 
 def check_labels(model: Model, labels: Sequence[int] | torch.Tensor) -> torch.Tensor:
     """``labels`` as an int64 pattern, each checked against the model's classes."""
     if not model.conditional:
         raise UsageError(f"labels need a conditional model; {model.spec.name!r} is not one")
-    values = torch.as_tensor(labels, dtype=torch.int64).flatten()
+    try:
+        values = None if isinstance(labels, (str, bytes)) else torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        values = None
+    if values is None or values.dtype == torch.bool or values.is_floating_point() \
+            or values.is_complex():
+        raise UsageError(f"labels: expected class numbers (a list of ints or an integer "
+                         f"tensor), got {labels!r:.60}")
+    values = values.to(torch.int64).flatten()
     if values.numel() == 0:
         raise UsageError("labels: give at least one class")
     classes = model.data.num_classes

@@ -172,7 +172,7 @@ _NEEDS_ROOT = {"image-folder": "the folder of images",
 # which spec validation does not; test_specs keeps the numbers equal.
 NEIGHBOURS_K = 3
 IS_SPLITS = 10
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")  # what gen.device.resolve_device takes
 
 
 class TrainSpec(StrictSpec):
@@ -307,7 +307,7 @@ class TrainSpec(StrictSpec):
     @field_validator("device")
     @classmethod
     def _known_device(cls, v: str) -> str:
-        if not _DEVICE.match(v):
+        if not DEVICE.match(v):
             raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
         return v
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import click
 
 from gen.cli.interrupt import terminate_as_interrupt
-from gen.cli.options import checkpoint_option, device_option
+from gen.cli.options import UserPath, checkpoint_option, device_option
 from gen.errors import UsageError
 
 
 @click.command("encode")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=UserPath(file_okay=False))
 @click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True,
               help="Which part of the run's data set to encode.")
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
+@click.option("--out", type=UserPath(dir_okay=False), required=True,
               help="A .npz file: `z` (N x latent_dim, float32) and `labels` when the data has "
               "them (an existing file only with --force).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 from rich.table import Table
 
-from gen.cli.options import checkpoint_option, device_option, sampling_options
+from gen.cli.options import UserPath, checkpoint_option, device_option, sampling_options
 from gen.cli.output import stdout_console
 from gen.evaluation.conventions import CONVENTIONS, DEFAULT_CONVENTION
 from gen.plugins import get_plugins
@@ -50,7 +50,7 @@ SPACE_HELP = (
 
 
 @click.command("evaluate")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=UserPath(file_okay=False))
 @click.option("--metrics", help=METRIC_HELP)
 @click.option("--reference", "--split", "reference", default="test", show_default=True,
               help="The real images: 'test' or 'train' (the run's data set) or a folder of "
@@ -59,14 +59,14 @@ SPACE_HELP = (
 @click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Generated images for fid/kid/precision/recall (and at most as many "
               "reference images).")
-@click.option("--reference-stats", type=click.Path(dir_okay=False), help=STATS_HELP)
+@click.option("--reference-stats", type=UserPath(dir_okay=False), help=STATS_HELP)
 @click.option("--floor", is_flag=True, help=FLOOR_HELP)
 @click.option("--space", default="run", show_default=True, help=SPACE_HELP)
 @click.option("--extractor", default="lenet", show_default=True,
               help="Feature extractor for fid/kid/precision/recall/is (see `gen plugins`).")
 @click.option("--fid-convention", type=click.Choice(CONVENTIONS), default=DEFAULT_CONVENTION,
               show_default=True, help=CONVENTION_HELP)
-@click.option("--extractor-weights", type=click.Path(dir_okay=False),
+@click.option("--extractor-weights", type=UserPath(dir_okay=False),
               help="A weights file for the extractor (inception: "
               "pt_inception-2015-12-05-6726825d.pth; also $GEN_INCEPTION_WEIGHTS).")
 @click.option("--iw-samples", type=click.IntRange(min=1),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -10,7 +9,7 @@ import click
 
 from gen.cli import encode, evaluate, models, report, sample, stats, sweep, train
 from gen.errors import GenError, GenWarning
-from gen.launch import launched_world_size
+from gen.launch import rank_prefix
 
 
 class GenGroup(click.Group):
@@ -36,8 +35,7 @@ class GenGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    where = "" if launched_world_size() == 1 else f"[rank {os.environ.get('RANK')}] "
-    click.secho(f"{where}error: ", fg="red", bold=True, err=True, nl=False)
+    click.secho(f"{rank_prefix()}error: ", fg="red", bold=True, err=True, nl=False)
     click.echo(message, err=True)
     ctx.exit(code)
 

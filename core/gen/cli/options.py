@@ -65,3 +65,20 @@ def sampling_options(command):
     for option in reversed(_SAMPLING):
         command = option(command)
     return command
+
+
+class UserPath(click.Path):
+    """click's Path with ``~`` and ``~user`` expanded (a quoted ``--out '~/x'`` or
+    ``--out=~/x`` reaches gen unexpanded by the shell), and a NUL byte or a home that cannot be
+    expanded refused naming the option (exit 2)."""
+
+    def convert(self, value, param, ctx):
+        from gen.errors import UsageError
+        from gen.paths import expand_user
+
+        if isinstance(value, str) and value.strip():  # an empty one: each command says what
+            try:
+                value = expand_user(value, param.get_error_hint(ctx) if param else "path")
+            except UsageError as exc:
+                self.fail(str(exc), param, ctx)
+        return super().convert(value, param, ctx)

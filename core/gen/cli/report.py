@@ -8,17 +8,19 @@ from datetime import datetime
 import click
 
 from gen.cli.interrupt import terminate_as_interrupt
+from gen.cli.options import UserPath
 from gen.errors import UsageError
 
 
 @click.command("report")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("runs", nargs=-1, required=True, type=UserPath(file_okay=False))
 @click.option("--storage", help="For a sweep: the Optuna storage URL with its password (the "
               "sweep folder records it without).")
-@click.option("--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--out", default="report.html", show_default=True, type=UserPath(dir_okay=False),
               help="The .html file to write: new, or a report gen wrote before (nothing else "
               "is overwritten, and nothing else is written).")
-@click.option("--watch", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--watch", type=click.FloatRange(min=0, min_open=True, max=86_400),
+              metavar="SECONDS",
               help="Rewrite the report every SECONDS (an open page reloads itself) until "
               "Ctrl-C; for runs still training.")
 def report(runs: tuple[str, ...], out: str, watch: float | None, storage: str | None) -> None:

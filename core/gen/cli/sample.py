@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import suppress
 from pathlib import Path
 
 import click
 
 from gen.cli.interrupt import terminate_as_interrupt
-from gen.cli.options import checkpoint_option, device_option, sampling_options
+from gen.cli.options import UserPath, checkpoint_option, device_option, sampling_options
 from gen.errors import GenError, UsageError, WriteError
 from gen.sampling_options import SamplingOptions, describe, file_tag
 
@@ -18,12 +19,12 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 
 
 @click.command("sample")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=UserPath(file_okay=False))
 @click.option("-n", "num", type=click.IntRange(min=1), default=64, show_default=True,
               help="How many images (with --interpolate: rows).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the latents: the same seed draws the same images.")
-@click.option("--out", type=click.Path(),
+@click.option("--out", type=UserPath(),
               help="A .png grid or a .npz array file (an existing file only with --force), "
               "or a folder (ending in / or existing) of one PNG per image, 000000.png, ... "
               "(default RUN_DIR/samples/...png).")
@@ -116,29 +117,43 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, force: bool, chec
         with run.plugin_code("sampling_defaults"):
             settings = sampling.resolve(run.model)  # before anything is written
     name = "interpolate-latents" if between == "latents" else mode
-    path = (_make_folder(Path(out)) if folder
-            else _out_path(out, run, name, seed, temperature, settings))
-    if mode == "sample":
-        num = _draw(run, num, seed, labels, batch_size, path, folder, temperature, sampling,
-                    settings)
-    elif between == "latents":
-        num = _interpolate(run, num, seed, labels, truncation, batch_size, path, folder,
-                           settings)
-    else:
-        from gen.images import save_grid, save_npz, save_png_folder
-
-        images, nrow = _held_out_grid(run, mode, num, seed)
-        if folder:
-            save_png_folder(path, images.shape[0], [images])
-        elif npz:
-            save_npz(images, path)
-        else:
-            save_grid(images, path, nrow)
-        num = images.shape[0]
+    made: list[Path] = []  # folders made for the output: removed again if nothing is written
+    try:
+        path = (_make_folder(Path(out), made) if folder
+                else _out_path(out, run, name, seed, temperature, settings, made))
+        num = _write(run, mode, between, num, seed, labels, truncation, batch_size, path,
+                     folder, npz, temperature, sampling, settings)
+    except BaseException:
+        for made_folder in made:  # deepest first; only an empty one goes
+            with suppress(OSError):
+                made_folder.rmdir()
+        raise
     at = "" if temperature is None else f", temperature {temperature:g}"
     at += " between drawn latents" if between == "latents" else ""
     at += f", {describe(settings)}" if settings else ""
     click.echo(f"{num} images ({mode}{at}) from step {run.step} -> {path}")
+
+
+def _write(run, mode: str, between: str | None, num: int, seed: int, labels: str | None,
+           truncation: float | None, batch_size: int, path: Path, folder: bool, npz: bool,
+           temperature: float | None, sampling: SamplingOptions, settings: dict) -> int:
+    """Draw, interpolate or reconstruct into ``path``; returns how many images were written."""
+    if mode == "sample":
+        return _draw(run, num, seed, labels, batch_size, path, folder, temperature, sampling,
+                     settings)
+    if between == "latents":
+        return _interpolate(run, num, seed, labels, truncation, batch_size, path, folder,
+                            settings)
+    from gen.images import save_grid, save_npz, save_png_folder
+
+    images, nrow = _held_out_grid(run, mode, num, seed)
+    if folder:
+        save_png_folder(path, images.shape[0], [images])
+    elif npz:
+        save_npz(images, path)
+    else:
+        save_grid(images, path, nrow)
+    return images.shape[0]
 
 
 def _default_between(model) -> str:
@@ -163,7 +178,7 @@ def _is_folder(out: str) -> bool:
 
 
 def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None,
-              settings: dict) -> Path:
+              settings: dict, made: list[Path]) -> Path:
     at = ("" if temperature is None else f"-t{temperature:g}") + file_tag(settings)
     if out is None:  # gen's own file in the run, replaced by the same draw again
         from gen.run.layout import refuse_link
@@ -171,11 +186,14 @@ def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | N
         refuse_link(run.dir.samples)
     default = run.dir.samples / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
     path = Path(out) if out else default
-    _make_folder(path.parent)
+    _make_folder(path.parent, made)
     return path
 
 
-def _make_folder(folder: Path) -> Path:
+def _make_folder(folder: Path, made: list[Path]) -> Path:
+    """Make ``folder`` and the parents it lacks, adding those it makes to ``made``, deepest
+    first."""
+    made += [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

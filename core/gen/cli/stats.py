@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from gen.cli.options import device_option
+from gen.cli.options import UserPath, device_option
 from gen.errors import UsageError
 from gen.evaluation.conventions import CONVENTIONS, DEFAULT_CONVENTION
 
@@ -19,7 +19,7 @@ DATA_OPTIONS = {"data": "DATA", "extractor": "--extractor",
 
 @click.command("stats")
 @click.argument("data", required=False)
-@click.option("--out", required=True, type=click.Path(),
+@click.option("--out", required=True, type=UserPath(),
               help="The .npz file to write (an existing one only with --force).")
 @click.option("--published", metavar="NAME",
               help="Instead of DATA: published Inception statistics, downloaded once into the "
@@ -27,7 +27,7 @@ DATA_OPTIONS = {"data": "DATA", "extractor": "--extractor",
               "lists them and what each corresponds to).")
 @click.option("--extractor", default="lenet", show_default=True,
               help="Feature extractor (see `gen plugins`); the one `gen evaluate` will use.")
-@click.option("--extractor-weights", type=click.Path(dir_okay=False),
+@click.option("--extractor-weights", type=UserPath(dir_okay=False),
               help="A weights file for the extractor (inception: "
               "pt_inception-2015-12-05-6726825d.pth).")
 @click.option("--fid-convention", type=click.Choice(CONVENTIONS), default=DEFAULT_CONVENTION,

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from gen.cli.options import UserPath
 from gen.sweep.api import PRUNERS
 from gen.sweep.api import sweep as run_sweep
 from gen.sweep.outcome import SweepResult
@@ -27,10 +28,10 @@ from gen.sweep.outcome import SweepResult
 @click.option("--metric", help="The score, lowest best for fid, kid, nll, elbo, highest for "
               "precision, recall, is, probe (default the spec's train.eval_metric, fid). "
               "train.eval_every evaluations feed the pruner.")
-@click.option("--out", type=click.Path(file_okay=False),
+@click.option("--out", type=UserPath(file_okay=False),
               help="The sweep folder: missing, empty or this sweep (default sweeps/STUDY).")
 @click.option("--study", help="The study's name in the storage (default the model's name).")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
+@click.option("--spec", "spec_file", type=UserPath(dir_okay=False),
               help="A JSON spec file: the fixed part of every trial's spec.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a fixed spec field, e.g. --set train.max_time=60.")

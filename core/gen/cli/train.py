@@ -9,10 +9,12 @@ from typing import NoReturn
 
 import click
 
+from gen.cli.options import UserPath
 from gen.errors import SpecError, UsageError
 from gen.launch import (
     STOP_FILE_ENV,
     is_main_process,
+    launch,
     launched_world_size,
     run_stoppable,
     torchrun_command,
@@ -23,10 +25,10 @@ from gen.training.api import prepare
 
 @click.command("train")
 @click.argument("name")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A JSON spec file.")
+@click.option("--spec", "spec_file", type=UserPath(dir_okay=False), help="A JSON spec file.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a spec field by dotted path, e.g. --set train.steps=200.")
-@click.option("--out", type=click.Path(file_okay=False),
+@click.option("--out", type=UserPath(file_okay=False),
               help="Run directory: missing, empty, or a gen run (default train.out, else "
               "runs/NAME-DATASET).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest "
@@ -44,6 +46,7 @@ def train(name: str, spec_file: str | None, overrides: tuple[str, ...], out: str
 
     For several machines, start `torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d
     --rdzv-endpoint HOST:PORT -m gen train NAME ...` on each (docs/distributed.md)."""
+    launch()  # a torchrun environment that does not hold together, before anything else
     info, spec, root = prepare(name, spec_file, overrides, out, resume)
     if nproc > 1:
         _launch(nproc, name, spec_file, overrides, str(root), resume, quiet, spec)

@@ -26,6 +26,7 @@ import torch
 from gen.data.decode import decode
 from gen.data.source import Source
 from gen.errors import DataError
+from gen.paths import user_path
 from gen.specs import DataSpec
 
 FORMAT = 1
@@ -50,7 +51,7 @@ class DecodedCache:
 def transform_key(spec: DataSpec, source: Source) -> str:
     """Which data (the data set and its root: two image folders never share a key) and how
     it is shaped."""
-    root = None if spec.root is None else str(Path(spec.root).expanduser().resolve())
+    root = None if spec.root is None else str(user_path(spec.root, "data.root").resolve())
     parts = (FORMAT, source.info.qualified, root, spec.split, spec.image_size, spec.channels,
              spec.limit, sorted(spec.options.items()), source.crop,
              "static" if spec.binarize == "static" else "none")

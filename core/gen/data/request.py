@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gen.paths import user_path
 from gen.specs import DataSpec
 
 DEFAULT_ROOT = Path("~/.cache/gen/data")
@@ -51,4 +52,4 @@ class DatasetRequest:
     @property
     def root(self) -> Path:
         """``data.root`` with ``~`` expanded, or the default data folder."""
-        return Path(self.spec.root).expanduser() if self.spec.root else DEFAULT_ROOT.expanduser()
+        return user_path(self.spec.root or DEFAULT_ROOT, "data.root")

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,6 +37,7 @@ from gen.evaluation.scorer import NEEDS_IMAGES, build_scorer, reference_stats_fo
 from gen.evaluation.spaces import RUN_SPACE, parse_space, reference_spec
 from gen.latent import encode_all
 from gen.model import Model
+from gen.paths import user_path
 from gen.plugins import Plugins
 from gen.progress import counting
 from gen.run.layout import RunDir
@@ -163,7 +163,8 @@ def check_metrics(metrics: list[str]) -> None:
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise GenError(
-            f"unknown metric {unknown[0] if unknown else ''!r}; known: {', '.join(METRICS)}"
+            f"metrics: unknown metric {unknown[0] if unknown else ''!r:.60}; known: "
+            f"{', '.join(METRICS)}"
         )
 
 
@@ -187,7 +188,8 @@ def evaluate(subject: Subject, metrics: list[str] | None = None,
     spec = reference_spec(subject.spec.data, options.reference, model.data.channels,
                           options.limit)
     if options.reference not in ("test", "train"):
-        options = replace(options, reference=str(Path(options.reference).expanduser().resolve()))
+        folder = user_path(options.reference, "--reference").resolve()
+        options = replace(options, reference=str(folder))
     data = load_dataset(spec)
     if options.notes is not None:
         for line in cost_notes(model, metrics, options, settings, data.images.shape[0]):

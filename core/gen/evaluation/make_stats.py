@@ -33,6 +33,7 @@ from gen.evaluation.reference_stats import (
     save_reference_stats,
 )
 from gen.extractors.base import Extractor, ExtractorRequest, build_extractor, extract
+from gen.paths import user_path
 from gen.plugins import Plugins, get_plugins
 from gen.progress import counting
 from gen.specs import DataSpec, apply_overrides, render_errors
@@ -50,7 +51,7 @@ def make_reference_stats(data: str, out: str | Path, *, extractor: str = "lenet"
     (.npz, not replaced unless ``force``). ``overrides`` are ``data.FIELD=VALUE`` settings of
     the data spec (``data.root=...``, ``data.download=true``). Everything is checked before
     any image is read: the out file, the convention, the extractor's and data set's names."""
-    out = Path(out).expanduser()
+    out = user_path(out, "--out")
     check_out(out, force)
     check_convention(fid_convention)
     plugins = plugins or get_plugins()
@@ -109,7 +110,7 @@ def _source(data: str, plugins: Plugins) -> dict[str, Any]:
         plugins.registry.get_dataset(data)
         return {"dataset": data}
     except UnknownDatasetError as unknown:
-        path = Path(data).expanduser()
+        path = user_path(data, "DATA")
         if path.is_dir():
             return {"dataset": "image-folder", "root": str(path.resolve())}
         if path.is_file() and path.suffix.lower() == ".npz":

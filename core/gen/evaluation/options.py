@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gen.arguments import flag, optional_whole, seed, text, whole
+from gen.errors import UsageError
 from gen.evaluation.conventions import DEFAULT_CONVENTION
 from gen.evaluation.spaces import RUN_SPACE
 from gen.model import Model
@@ -47,3 +49,21 @@ class EvalOptions:
     n_default: bool = False  # ``n`` was not chosen by the user (the cost note says so)
     reference_stats: str | None = None  # a `gen stats` file: fid against it, not images
     floor: bool = False  # also score the reference against itself (`gen.evaluation.floor`)
+
+    def __post_init__(self) -> None:
+        """Every count, seed and name checked before any work (`gen.arguments`)."""
+        self.n = whole(self.n, "n")
+        self.batch_size = whole(self.batch_size, "batch_size")
+        self.limit = optional_whole(self.limit, "limit")
+        self.iw_samples = optional_whole(self.iw_samples, "iw_samples")
+        self.seed = seed(self.seed)
+        if not isinstance(self.reference, str):  # an empty one: `spaces` says what to give
+            raise UsageError(f"reference: expected 'test', 'train' or a folder, got "
+                             f"{self.reference!r:.60}")
+        for name in ("extractor", "space", "fid_convention"):
+            text(getattr(self, name), name)
+        for name in ("extractor_weights", "reference_stats"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise UsageError(f"{name}: expected a path, got {getattr(self, name)!r:.60}")
+        flag(self.floor, "floor")
+        flag(self.progress, "progress")

@@ -61,6 +61,7 @@ from gen.evaluation.reference_stats import (
 )
 from gen.extractors.cache import file_sha256
 from gen.fileio import atomic_write
+from gen.paths import user_path
 
 DOWNLOAD_TIMEOUT_S = 60
 INCEPTION_HASH = "sha256:6726825d"  # the FID Inception weights, as gen's inception checks them
@@ -109,7 +110,7 @@ def published_stats(name: str, out: str | Path, force: bool = False,
                     log: Callable[[str], None] = print) -> ReferenceStats:
     """Download (or take from the cache) the statistics ``name`` of `CATALOGUE` and write
     them to ``out`` in gen's format."""
-    out = Path(out).expanduser()
+    out = user_path(out, "--out")
     check_out(out, force)
     entry = CATALOGUE.get(name)
     if entry is None:

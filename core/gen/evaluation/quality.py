@@ -21,7 +21,6 @@ space, the reference data and the conversion, so scores are only compared within
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from gen.evaluation.metrics.precision_recall import CHUNK, K, precision_recall
 from gen.evaluation.reference_stats import ReferenceStats
 from gen.extractors.base import Extractor, extract, has_logits, logits
 from gen.model import Model
+from gen.resources import available_memory
 from gen.sampling import generate_batches
 from gen.sampling_options import SamplingOptions
 from gen.specs import DataSpec
@@ -228,7 +228,7 @@ class QualityScorer:
             raise UsageError(f"precision and recall need at least {K + 1} generated and "
                              f"reference images (k = {K} neighbours each); got -n {self.n} "
                              f"and {self.n_real} reference images")
-        available = _available_memory()
+        available = available_memory()
         per_image, fixed = memory_per_image(self.dim, self.n_real, metrics)
         if available is None or per_image == 0:
             return
@@ -283,18 +283,3 @@ def memory_per_image(dim: int, n_real: int, metrics: list[str]) -> tuple[float, 
         per_image += 4 * dim + 4 * CHUNK
         fixed += 4 * dim * n_real + 4 * CHUNK * n_real
     return per_image, fixed
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory available now (Linux: MemAvailable), None where it cannot be told."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None

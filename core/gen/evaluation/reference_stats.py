@@ -30,6 +30,7 @@ import torch
 from gen.errors import DataError, UsageError, WriteError
 from gen.extractors.cache import file_sha256
 from gen.fileio import atomic_write
+from gen.paths import user_path
 
 FORMAT = 1
 ARRAYS = ("mu", "sigma", "n", "meta")
@@ -132,7 +133,7 @@ def load_reference_stats(path: str | Path) -> ReferenceStats:
     `DataError` naming it (exit 1); an empty path a `UsageError`, not the current folder."""
     if not str(path).strip():
         raise UsageError(f"{OPTION} is empty: name a file that `gen stats` wrote")
-    path = Path(path).expanduser()
+    path = user_path(path, OPTION)
     if not path.is_file():
         raise DataError(f"{OPTION} {path}: no such file (make one with `gen stats`)")
     try:

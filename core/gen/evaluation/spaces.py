@@ -10,12 +10,12 @@ and generated images converted to its shape (`gen.evaluation.quality.Conversion`
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from gen.data.datasets import held_out
 from gen.errors import GenError, UsageError
+from gen.paths import user_path
 from gen.specs import DataSpec, render_errors
 
 RUN_SPACE = "run"  # the run's own data: its reference split and an extractor trained on it
@@ -34,7 +34,7 @@ def reference_spec(data: DataSpec, reference: str, channels: int,
     if reference in ("test", "train"):
         return held_out(data, reference, limit)
     check_reference(reference)
-    folder = Path(reference).expanduser()
+    folder = user_path(reference, "--reference")
     if not folder.is_dir():
         raise GenError(
             f"--reference must be 'test', 'train' or a folder of images; {reference!r} is "

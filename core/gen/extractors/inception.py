@@ -29,6 +29,7 @@ from gen.errors import GenError
 from gen.extractors.base import Extractor, ExtractorRequest
 from gen.extractors.cache import file_sha256
 from gen.fileio import atomic_write
+from gen.paths import user_path
 
 FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FILENAME}"
@@ -53,7 +54,7 @@ def weights_file(request: ExtractorRequest) -> tuple[Path, str]:
     """The checked weights file and its sha256."""
     given = request.weights or os.environ.get(ENV)
     if given:
-        path = Path(given).expanduser()
+        path = user_path(given, "--extractor-weights" if request.weights else f"${ENV}")
         if not path.is_file():
             source = "--extractor-weights" if request.weights else f"${ENV}"
             raise InceptionWeightsError(

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gen.arguments import optional_whole
 from gen.errors import GenError, GenWarning, UsageError
 from gen.fileio import atomic_write
 
@@ -53,6 +54,9 @@ def write_page(text: str, out: str | Path) -> Path:
     return _write(check_out(out), text)
 
 
+MAX_WATCH = 86_400  # seconds between rewrites at most: time.sleep overflows far beyond
+
+
 def watch_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str | Path,
                  seconds: float, *, iterations: int | None = None,
                  on_write: Callable[[Path], None] | None = None) -> Path:
@@ -60,8 +64,11 @@ def watch_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str |
     raises `KeyboardInterrupt` between or during writes; ``out`` always holds a whole page) or
     ``iterations`` writes. A failure after the first write is a `gen.GenWarning` and the page
     written before stays; ``on_write(out)`` is called after each write."""
-    if seconds <= 0:
-        raise UsageError(f"--watch must be a number of seconds above 0, got {seconds}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+            or not 0 < seconds <= MAX_WATCH:
+        raise UsageError(f"--watch must be a number of seconds above 0 and at most {MAX_WATCH} "
+                         f"(a day), got {seconds!r:.40}")
+    iterations = optional_whole(iterations, "iterations")
     opened = open_runs(runs)
     path = check_out(out)
     memo: dict = {}

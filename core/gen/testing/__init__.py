@@ -19,7 +19,7 @@ import pytest
 # Before the kit's modules are imported: pytest then explains their asserts as it does a test
 # module's (the values compared), beside the message that names the likely cause.
 pytest.register_assert_rewrite(
-    "gen.testing.causality", "gen.testing.discovery", "gen.testing.kit",
+    "gen.testing.batches", "gen.testing.causality", "gen.testing.discovery", "gen.testing.kit",
     "gen.testing.likelihood", "gen.testing.tiny")
 
 from gen.testing.causality import assert_causal, raster_order  # noqa: E402

@@ -14,6 +14,7 @@ import pytest
 from gen.errors import TrainingError
 from gen.plugins import discover
 from gen.registry import ModelInfo
+from gen.testing.batches import BatchEdgeChecks
 from gen.testing.discovery import DiscoveryChecks, find_model
 from gen.testing.likelihood import LikelihoodChecks, no_grad_hint
 from gen.testing.tiny import (
@@ -44,7 +45,7 @@ def diagnosed(info: ModelInfo, tiny: dict[str, Any]) -> Iterator[None]:
         raise AssertionError(f"{hint}\n({type(exc).__name__}: {exc})") from exc
 
 
-class ModelConformance(DiscoveryChecks, LikelihoodChecks):
+class ModelConformance(DiscoveryChecks, LikelihoodChecks, BatchEdgeChecks):
     """Subclass with ``model`` (a registered name; ``PLUGIN:NAME`` where another plugin
     registers it too), ``plugin_module`` (the import name of the plugin) and ``tiny``
     (dotted-path overrides that make the model small enough for a CPU test).

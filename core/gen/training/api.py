@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gen import specs
+from gen.arguments import flag, text
 from gen.errors import SpecError, UsageError
+from gen.paths import user_path
 from gen.plugins import get_plugins
 from gen.registry import ModelInfo, split_name
 from gen.run.layout import RunDir, default_out
@@ -52,13 +54,17 @@ def prepare(name: str, spec: SpecInput = None, overrides: Overrides = None,
             resume: bool = False) -> tuple[ModelInfo, specs.RunSpec, Path]:
     """The model, its validated spec and the run folder, checked before any work. A resumed
     run continues through the plugin that trained it."""
+    text(name, "name", "a model's name (`gen list-models`)")
+    flag(resume, "resume")
     pairs = _override_strings(overrides)
     if resume:
         return _prepare_resume(name, spec, pairs, out)
     info = get_plugins().registry.get(name)
     raw, source = _raw_spec(spec)
     validated = specs.validate(info.spec_class(), raw, pairs, source=source)
-    root = Path(out or validated.train.out or default_out(info.name, validated.data.dataset))
+    root = (user_path(out, "out") if out is not None
+            else user_path(validated.train.out, "train.out") if validated.train.out is not None
+            else Path(default_out(info.name, validated.data.dataset)))
     RunDir(root).check_target(resume=False)
     return info, validated, root
 
@@ -75,7 +81,7 @@ def _prepare_resume(name: str, spec: SpecInput, pairs: list[str],
     if fixed:
         allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
         raise SpecError([(k, f"cannot change on --resume (only {allowed})") for k in fixed])
-    run = RunDir(Path(out))
+    run = RunDir(user_path(out, "out"))
     run.check_target(resume=True)
     info = _trained_model(run, name)
     validated = specs.validate(info.spec_class(), run.read_spec(), pairs,
@@ -108,7 +114,10 @@ def _raw_spec(spec: SpecInput) -> tuple[dict[str, Any], str | None]:
     if isinstance(spec, specs.RunSpec):
         return spec.model_dump(mode="json"), None
     if isinstance(spec, str | Path):
-        return specs.load_json(spec), str(spec)
+        return specs.load_json(user_path(spec, "spec")), str(spec)
+    if not isinstance(spec, Mapping):
+        raise UsageError(f"spec: expected a dict, a JSON file's path or a gen.RunSpec, got "
+                         f"{type(spec).__name__}")
     return dict(spec), None
 
 
@@ -121,4 +130,9 @@ def _override_strings(overrides: Overrides) -> list[str]:
         return [f"{key}={json.dumps(value, default=str)}" for key, value in overrides.items()]
     if isinstance(overrides, str):
         return [overrides]
-    return list(overrides)
+    pairs = list(overrides) if isinstance(overrides, Iterable) and not isinstance(
+        overrides, bytes) else None
+    if pairs is None or not all(isinstance(o, str) for o in pairs):
+        raise UsageError("overrides: expected a dict of field: value or KEY=VALUE strings, "
+                         f"got {overrides!r:.60}")
+    return pairs

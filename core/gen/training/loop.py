@@ -38,7 +38,13 @@ from gen.training.health import HealthMonitor
 from gen.training.progress import ProgressView
 from gen.training.schedules import Schedules
 from gen.training.session import Session, Throughput, TrainResult, open_outputs
-from gen.training.setup import accelerate, build_model, run_info
+from gen.training.setup import (
+    accelerate,
+    build_model,
+    check_batch_size,
+    check_model_fits,
+    run_info,
+)
 from gen.training.stopping import Budget, agreed, out_of_time, stop_message, stop_requests
 
 __all__ = ["TrainResult", "Trainer", "build_model", "check_step_output"]
@@ -68,7 +74,8 @@ class Trainer:
         """Train from scratch or, with ``resume``, from the run's latest checkpoint. Under
         torchrun every process calls this; they join one process group for the run."""
         multi = launched_world_size() > 1
-        device = resolve_device(self.spec.train.device, local_rank() if multi else None)
+        device = resolve_device(self.spec.train.device, local_rank() if multi else None,
+                                    "train.device")
         world = World.join(device) if multi else None
         session, status = None, "failed"
         try:
@@ -161,8 +168,11 @@ class Trainer:
         info, stream = training_data(self.spec.data, self.spec.train, device, world, self._say,
                                      conditional=conditional,
                                      trained=None if ckpt is None else ckpt.get("data_info"))
+        check_model_fits(self.info, self.spec, info, device)
         with self._plugin_code("__init__"):
             model = build_model(self.info, self.spec, info).to(device)
+            least = model.min_batch_size
+        check_batch_size(least, self.spec, world)
         if self.spec.train.ema is not None:  # a copy of the weights as built, before compiling
             model.keep_average(self.spec.train.ema)
         accelerate(model, self.spec, world)

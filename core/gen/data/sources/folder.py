@@ -48,7 +48,7 @@ class ImageFolder(Dataset):
 
 
 def build(request: DatasetRequest) -> ImageFolder:
-    root = Path(request.spec.root).expanduser()  # required for image-folder by DataSpec
+    root = request.root  # required for image-folder by DataSpec
     if (root / request.split).is_dir():
         root = root / request.split
     if not root.is_dir():
