@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_runs import CPU, invoke, trained_copies, tree
+from cli_runs import CPU, trained_copies, tree
 from click.testing import CliRunner
 
 import gen
@@ -281,3 +281,20 @@ def test_watch_beyond_a_day_is_refused(runs, tmp_path):
                      str(2**63 - 1))
     one_error(result, 2, "--watch")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_evaluate_refuses_a_linked_metrics_log_before_scoring(runs, tmp_path, monkeypatch):
+    """The link was refused only when the records were written, after all the scoring."""
+    run = runs["toy-density"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(notes)
+
+    def scored(*args, **kwargs):
+        raise AssertionError("scored before the link was refused")
+
+    monkeypatch.setattr("gen.evaluation.evaluate.evaluate", scored)
+    one_error(run_cli("evaluate", run, "--metrics", "nll", "--device", "cpu"), 1,
+              "is a symbolic link")
+    assert notes.read_text() == "mine\n"

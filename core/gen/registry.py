@@ -15,10 +15,10 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from gen.claims import Claims, split_name
 from gen.errors import (
-    AmbiguousNameError,
     CheckpointError,
     PluginError,
     UnknownDatasetError,
@@ -32,12 +32,6 @@ from gen.plugin_parts import DatasetInfo, ExtractorInfo, TrackerInfo, import_for
 # the methods its class implements (`gen.capabilities`), never from its kind.
 DOCUMENTED_KINDS = ("adversarial", "latent-variable", "autoregressive", "flow", "diffusion")
 _KIND = re.compile(r"[a-z][a-z0-9-]*")
-
-
-def split_name(name: str) -> tuple[str | None, str]:
-    """``"PLUGIN:NAME"`` -> ``(PLUGIN, NAME)``; a bare ``"NAME"`` -> ``(None, NAME)``."""
-    plugin, sep, bare = name.rpartition(":")
-    return (plugin, bare) if sep else (None, name)
 
 
 @dataclass(frozen=True)
@@ -85,58 +79,6 @@ class ModelInfo:
             "conditional": self.conditional,
             "summary": self.summary,
         }
-
-
-Info = TypeVar("Info", ModelInfo, ExtractorInfo, DatasetInfo, TrackerInfo)
-
-
-class Claims(Generic[Info]):
-    """One sort of registered thing (models or extractors) by name, then by plugin.
-
-    A name several plugins register is kept for each of them, so one plugin can never take
-    another's models away by sorting first; such a contested name resolves only qualified.
-    """
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.by_name: dict[str, dict[str, Info]] = {}
-
-    def add(self, info: Info) -> None:
-        if ":" in info.name:
-            raise PluginError(f"plugin {info.plugin!r}: {self.what} name {info.name!r} may not "
-                              "contain ':' (it separates plugin and name)")
-        claims = self.by_name.setdefault(info.name, {})
-        if info.plugin in claims:
-            raise PluginError(f"plugin {info.plugin!r} registers {self.what} {info.name!r} twice")
-        claims[info.plugin] = info
-
-    def all(self) -> list[Info]:
-        return [info for claims in self.by_name.values() for info in claims.values()]
-
-    def by_resolvable_name(self) -> dict[str, Info]:
-        """Every info under the name that picks it: bare, or ``PLUGIN:NAME`` where contested."""
-        return {(info.name if len(claims) == 1 else info.qualified): info
-                for claims in self.by_name.values() for info in claims.values()}
-
-    def contested(self) -> dict[str, list[str]]:
-        """Names several plugins register -> those plugins."""
-        return {name: sorted(claims) for name, claims in self.by_name.items() if len(claims) > 1}
-
-    def find(self, name: str) -> Info | None:
-        """What ``name`` (bare or ``PLUGIN:NAME``) picks, or None; a contested bare name is an
-        `AmbiguousNameError` saying how to choose."""
-        plugin, bare = split_name(name)
-        claims = self.by_name.get(bare, {})
-        if plugin is not None:
-            return claims.get(plugin)
-        if len(claims) > 1:
-            choices = " or ".join(repr(info.qualified) for _, info in sorted(claims.items()))
-            owners = ", ".join(repr(p) for p in sorted(claims))
-            raise AmbiguousNameError(
-                f"{self.what} name {name!r} is registered by {len(claims)} plugins ({owners}): "
-                f"name the one you mean as PLUGIN:{self.what.upper()}, {choices}"
-            )
-        return next(iter(claims.values()), None)
 
 
 @dataclass

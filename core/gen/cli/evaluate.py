@@ -125,6 +125,7 @@ def evaluate(run_dir: str, metrics: str | None, reference: str, num: int,
         d = run.model.data
         click.echo(f"reference {reference}: images read as the run's data, {d.channels}x"
                    f"{d.image_size}x{d.image_size} (converted where they differ)", err=True)
+    run.dir.check_links()  # where the records go: before the scoring, not after
     chosen = click.get_current_context().get_parameter_source("num") != ParameterSource.DEFAULT
     records = list(run.evaluate(
         names, n=num if chosen else None, reference=reference, space=space,

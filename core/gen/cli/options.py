@@ -78,7 +78,7 @@ class UserPath(click.Path):
 
         if isinstance(value, str) and value.strip():  # an empty one: each command says what
             try:
-                value = expand_user(value, param.get_error_hint(ctx) if param else "path")
+                value = expand_user(value, "the path")
             except UsageError as exc:
                 self.fail(str(exc), param, ctx)
         return super().convert(value, param, ctx)

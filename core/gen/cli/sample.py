@@ -4,7 +4,6 @@ model with one) or, for a VAE, reconstruct and interpolate held-out images."""
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import suppress
 from pathlib import Path
 
@@ -12,8 +11,9 @@ import click
 
 from gen.cli.interrupt import terminate_as_interrupt
 from gen.cli.options import UserPath, checkpoint_option, device_option, sampling_options
-from gen.errors import GenError, UsageError, WriteError
-from gen.sampling_options import SamplingOptions, describe, file_tag
+from gen.cli.sample_out import is_folder, make_folder, npz_shape, out_path
+from gen.errors import GenError, UsageError
+from gen.sampling_options import SamplingOptions, describe
 
 MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 
@@ -64,7 +64,7 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, force: bool, chec
     sampler, steps, eta and guidance given, or its defaults; a model with a truncatable latent
     (GANs, VAEs, flows) with --truncation. The settings used are recorded in the default file
     name and in an .npz."""
-    folder = out is not None and _is_folder(out)
+    folder = out is not None and is_folder(out)
     if out is not None and not folder and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UsageError(f"--out must end in .png (a grid) or .npz (raw images), or in / for a "
                          f"folder of PNGs, got {out!r}")
@@ -119,8 +119,8 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, force: bool, chec
     name = "interpolate-latents" if between == "latents" else mode
     made: list[Path] = []  # folders made for the output: removed again if nothing is written
     try:
-        path = (_make_folder(Path(out), made) if folder
-                else _out_path(out, run, name, seed, temperature, settings, made))
+        path = (make_folder(Path(out), made) if folder
+                else out_path(out, run, name, seed, temperature, settings, made))
         num = _write(run, mode, between, num, seed, labels, truncation, batch_size, path,
                      folder, npz, temperature, sampling, settings)
     except BaseException:
@@ -172,37 +172,6 @@ def _default_between(model) -> str:
                    f"and decode (between held-out images); {name!r} has neither")
 
 
-def _is_folder(out: str) -> bool:
-    """``--out DIR/`` or an existing folder asks for one PNG per image."""
-    return out.endswith(("/", os.sep)) or Path(out).is_dir()
-
-
-def _out_path(out: str | None, run, mode: str, seed: int, temperature: float | None,
-              settings: dict, made: list[Path]) -> Path:
-    at = ("" if temperature is None else f"-t{temperature:g}") + file_tag(settings)
-    if out is None:  # gen's own file in the run, replaced by the same draw again
-        from gen.run.layout import refuse_link
-
-        refuse_link(run.dir.samples)
-    default = run.dir.samples / f"{mode}-step-{run.step:06d}-seed-{seed}{at}.png"
-    path = Path(out) if out else default
-    _make_folder(path.parent, made)
-    return path
-
-
-def _make_folder(folder: Path, made: list[Path]) -> Path:
-    """Make ``folder`` and the parents it lacks, adding those it makes to ``made``, deepest
-    first."""
-    made += [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise GenError(f"--out: cannot make folder {folder}: a file is in the way") from None
-    except OSError as exc:
-        raise WriteError(folder, exc) from None
-    return folder
-
-
 def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: Path,
           folder: bool, temperature: float | None, sampling: SamplingOptions,
           settings: dict) -> int:
@@ -235,7 +204,7 @@ def _draw(run, num: int, seed: int, labels: str | None, batch_size: int, path: P
     if folder:
         save_png_folder(path, num, drawn())
     elif path.suffix.lower() == ".npz":
-        shape = _npz_shape(model, num, path, 1, model.conditional)
+        shape = npz_shape(model, num, path, 1, model.conditional)
         save_npz_stream(path, shape, drawn(), label_batches if model.conditional else None,
                         temperature, settings)
     else:
@@ -267,7 +236,7 @@ def _interpolate(run, rows: int, seed: int, labels: str | None, truncation: floa
     if folder:
         save_png_folder(path, count, drawn())
     elif path.suffix.lower() == ".npz":
-        shape = _npz_shape(model, rows, path, steps, model.conditional)
+        shape = npz_shape(model, rows, path, steps, model.conditional)
         row_labels = batch_labels(model, pattern, 0, rows)
         save_npz_stream(path, shape, drawn(), None if row_labels is None
                         else lambda: [row_labels.repeat_interleave(steps)],
@@ -275,28 +244,6 @@ def _interpolate(run, rows: int, seed: int, labels: str | None, truncation: floa
     else:
         save_grid(torch.cat(list(drawn())), path, steps)
     return count
-
-
-def _npz_shape(model, num: int, path: Path, per: int, labelled: bool) -> tuple[int, ...]:
-    """The shape of the .npz of ``num`` times ``per`` images, once it is known to fit: the file
-    is written whole beside --out before it replaces it, so one larger than the free space
-    of that disk is refused before any image is drawn, with the -n that would fit."""
-    from gen.images import NPZ_HEADERS, npz_bytes
-
-    d = model.data
-    image = (d.channels, d.image_size, d.image_size)
-    need, free = npz_bytes(num * per, image, labelled), shutil.disk_usage(path.parent).free
-    if need > free:
-        each = npz_bytes(per, image, labelled) - NPZ_HEADERS  # the bytes of one more -n
-        raise UsageError(f"-n {num} makes an .npz of about {_size(need)} ({num * per} images of "
-                         f"{'x'.join(map(str, image))} bytes), more than the {_size(free)} free "
-                         f"on the disk of {path}; use -n {max(0, free - NPZ_HEADERS) // each} or "
-                         "fewer, or an --out on a disk with room")
-    return (num * per, *image)
-
-
-def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def _held_out_grid(run, mode: str, num: int, seed: int):

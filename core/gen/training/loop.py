@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.text import Text
 
 from gen.data.info import DataInfo
 from gen.data.loader import BatchStream, StreamedBatches
@@ -20,21 +19,20 @@ from gen.data.storage import training_data
 from gen.device import resolve_device
 from gen.distributed import World
 from gen.errors import GenError, TrainingError
-from gen.images import save_grid
 from gen.launch import launched_world_size, local_rank
 from gen.model import Model
 from gen.plugin_code import plugin_code
 from gen.registry import ModelInfo
-from gen.run.checkpoints import best_until, save_best, save_checkpoint
+from gen.run.checkpoints import best_until
 from gen.run.layout import RunDir
 from gen.run.resume import resume_point
-from gen.sampling import check_images
-from gen.seeding import rng_state, seed_everything
+from gen.seeding import seed_everything
 from gen.specs import RunSpec
 from gen.tracking.fanout import Trackers
 from gen.training import state
 from gen.training.checks import check_step_output, non_finite
 from gen.training.health import HealthMonitor
+from gen.training.outputs import RunOutputs
 from gen.training.progress import ProgressView
 from gen.training.schedules import Schedules
 from gen.training.session import Session, Throughput, TrainResult, open_outputs
@@ -50,7 +48,7 @@ from gen.training.stopping import Budget, agreed, out_of_time, stop_message, sto
 __all__ = ["TrainResult", "Trainer", "build_model", "check_step_output"]
 
 
-class Trainer:
+class Trainer(RunOutputs):
     """Trains one run of one model into a run directory."""
 
     def __init__(
@@ -248,13 +246,6 @@ class Trainer:
         if checkpoint_now:
             self._checkpoint(s)
 
-    def _health(self, s: Session, warnings: list[dict[str, Any]]) -> None:
-        """Training-health warnings (`gen.training.health`): on the console and in the log."""
-        for warning in warnings:
-            s.log.write({"step": s.step, "warning": warning})
-            self.console.print(Text.assemble(("warning: ", "bold yellow"), warning["message"]),
-                               soft_wrap=True)
-
     def _plugin_code(self, where: str, s: Session | None = None):
         """Around the family's code (`gen.plugin_code`): a `SystemExit` there is a
         `TrainingError` naming the plugin; the checkpoints written are kept."""
@@ -271,52 +262,6 @@ class Trainer:
                 f"step {s.step}: loss {bad[0]!r} is {bad[1]} (non-finite); training stopped, "
                 f"{s.kept('the last good checkpoint')}. Try a lower learning rate."
             )
-
-    def _payload(self, s: Session) -> dict[str, Any]:
-        return state.payload(s, self.info.name, self.spec)
-
-    def _checkpoint(self, s: Session) -> None:
-        """Rank 0 writes the checkpoint; every process hands it its RNG state first."""
-        ranks = s.world.gather(rng_state()) if s.world else None
-        s.saved_at = s.step
-        if not s.main:
-            return
-        payload = self._payload(s)
-        if ranks is not None:
-            payload["rng_ranks"] = ranks
-        s.checkpoint = save_checkpoint(self.run, s.step, payload, self.spec.train.keep_checkpoints)
-
-    def _evaluate(self, s: Session, view: ProgressView) -> None:
-        """Score the weights of this step (their average, with ``train.ema``), show the score
-        and keep them as best.pt if they beat the best so far."""
-        with (self._plugin_code(f"the evaluation at step {s.step}", s),
-              s.model.sampling_weights()):
-            record = s.evaluator.evaluate(s.model, s.step)
-            coverage = s.evaluator.measure_coverage(s.model)
-        s.log.write({"step": s.step, f"eval_{record['metric']}": record["value"],
-                     "evaluation": record})
-        improves = s.evaluator.improves(record["value"])
-        view.score(record, coverage, improves)
-        if coverage is not None:
-            line = {"step": s.step, "coverage": coverage}
-            s.log.write(line)
-            self._health(s, s.health.observe(line))
-        if improves:
-            s.evaluator.best = record["value"]
-            # the whole record: how the score was measured (n, real n, extractor, convention,
-            # sampler) decides what it may be compared with
-            best = {k: v for k, v in record.items() if k != "checkpoint"}
-            save_best(self.run, self._payload(s), best)
-
-    def _sample(self, s: Session) -> None:
-        # A fixed generator: every grid of a run shows the same latents, and the training RNG
-        # stream is untouched, so sampling cadence never changes the trained weights.
-        g = torch.Generator(device=s.model.device).manual_seed(self.spec.train.seed)
-        with self._plugin_code(f"sample at step {s.step}", s), s.model.sampling_weights():
-            n = self.spec.train.num_samples
-            images = check_images(s.model, f"sample({n})", s.model.sample(n, generator=g), n)
-        s.sample, s.sampled_at = save_grid(images, self.run.sample_path(s.step)), s.step
-        s.log.write_grid(s.step, images)
 
     # --- finish ------------------------------------------------------------------------------
 
