@@ -298,3 +298,26 @@ def test_evaluate_refuses_a_linked_metrics_log_before_scoring(runs, tmp_path, mo
     one_error(run_cli("evaluate", run, "--metrics", "nll", "--device", "cpu"), 1,
               "is a symbolic link")
     assert notes.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("value", [".", "4522", "cache"])
+def test_a_relative_gen_cache_is_refused_and_list_models_writes_nothing_there(
+        runs, tmp_path, monkeypatch, value):
+    """$GEN_CACHE=. made `gen list-models` write capabilities.json into whatever folder it ran
+    in (the XDG rules refuse a relative cache path for this reason)."""
+    monkeypatch.chdir(tmp_path)
+    listed = run_cli("list-models", env={"GEN_CACHE": value})
+    assert listed.exit_code == 0, listed.output
+    assert list(tmp_path.iterdir()) == [], "the listing only costs time without its cache"
+    result = run_cli("evaluate", runs["toy"], "--metrics", "fid", "-n", "10", "--device", "cpu",
+                     env={"GEN_CACHE": value})
+    one_error(result, 2, f"$GEN_CACHE is '{value}': expected an absolute path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_jobs_beyond_the_cores_is_refused(toy_plugins, tmp_path):
+    """--jobs 9223372036854775807 made a list of that many worker threads: MemoryError."""
+    result = run_cli("sweep", "toy", "--trials", "1", "--jobs", str(2**63 - 1), "--out",
+                     tmp_path / "sweep", "--space", '{"model.lr": {"uniform": [0.001, 0.1]}}')
+    one_error(result, 2, "--jobs: expected a whole number from 1 to", "one per core")
+    assert not (tmp_path / "sweep").exists()

@@ -360,7 +360,7 @@ def test_every_environment_variable_alone(world, data, var, command, monkeypatch
         if var == "GEN_PLUGINS":
             value = f"toy_plugin,{value}"
     allowed = (w / "runs", w / "new-run", Path(os.path.expanduser("~")) if var == "HOME" else
-               w / "home")
+               w / "home", *(_named_paths([value]) if var == "GEN_CACHE" else ()))
     run_checked(w, base_command(command, w), env={var: value}, allowed=allowed)
 
 

@@ -165,7 +165,7 @@ def _fresh(entry: Any, key: str) -> bool:
 def _read() -> dict[str, Any]:
     try:
         data = json.loads(cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # none yet, unreadable, not JSON
+    except (OSError, ValueError, GenError):  # none yet, unreadable, not JSON, no cache folder
         return {}
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return {}
@@ -174,9 +174,9 @@ def _read() -> dict[str, Any]:
 
 
 def _write(models: dict[str, Any]) -> None:
-    path = cache_file()
     try:
+        path = cache_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps({"format": FORMAT, "models": models}, indent=1))
-    except OSError:  # a WriteError too (read-only, full): the next listing reads the classes
-        pass
+    except (OSError, GenError):  # read-only, full, or $GEN_CACHE unusable: the next listing
+        pass  # reads the classes again

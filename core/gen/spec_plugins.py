@@ -44,17 +44,7 @@ def _data_options(data: StrictSpec, source: str | None, known_data: bool) -> dic
 def dataset_options(info: Any, raw: dict[str, Any]) -> BaseModel | None:
     """``data.options`` as an instance of the data set's options class (None where it declares
     none); a bad value is a `SpecError` naming ``data.options.FIELD``."""
-    cls = info.options_class()
-    if cls is None:
-        if raw:
-            raise SpecError([("data.options", f"data set {info.name!r} takes no options "
-                                              f"(got {', '.join(sorted(raw))})")])
-        return None
-    try:
-        return cls.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError([(f"data.options.{path}" if path else "data.options", message)
-                         for path, message in render_errors(exc)]) from None
+    return _options(info, raw, "data set", "data.options")
 
 
 def _trackers(entries: list[str | dict[str, Any]], source: str | None, known: bool
@@ -103,13 +93,19 @@ def _trackers(entries: list[str | dict[str, Any]], source: str | None, known: bo
 def tracker_options(info: Any, raw: dict[str, Any]) -> BaseModel | None:
     """A tracker's options as an instance of its options class (None where it declares none);
     a bad value is a `SpecError` naming the option."""
+    return _options(info, raw, "tracker", "")
+
+
+def _options(info: Any, raw: dict[str, Any], what: str, where: str) -> BaseModel | None:
+    """``raw`` validated by ``info``'s options class, errors named under ``where``."""
     cls = info.options_class()
     if cls is None:
         if raw:
-            raise SpecError([("", f"tracker {info.name!r} takes no options "
-                                  f"(got {', '.join(sorted(raw))})")])
+            raise SpecError([(where, f"{what} {info.name!r} takes no options "
+                                     f"(got {', '.join(sorted(raw))})")])
         return None
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(render_errors(exc)) from None
+        raise SpecError([(f"{where}.{path}" if where and path else where or path, message)
+                         for path, message in render_errors(exc)]) from None

@@ -9,6 +9,7 @@ cheap: Optuna and torch load when a sweep runs.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
@@ -16,6 +17,7 @@ from typing import Any, get_args
 import click
 
 from gen import specs
+from gen.arguments import whole
 from gen.errors import UsageError
 from gen.plugins import get_plugins
 from gen.sweep import space as spaces
@@ -54,8 +56,10 @@ def prepare(name: str, space: Mapping[str, Any] | str | Path | None, trials: int
             progress: bool) -> Sweep:
     """Everything checked and opened before the first trial; nothing is written where a check
     fails (a new sweep's folder is made only once its storage opens)."""
-    if trials < 1 or jobs < 1:
-        raise UsageError(f"--trials and --jobs must be at least 1 (got {trials} and {jobs})")
+    trials = whole(trials, "--trials")
+    cores = os.cpu_count() or 1
+    jobs = whole(jobs, "--jobs", 1, cores, why="(each job is a training process; one per "
+                 f"core of the {cores} here)")
     if isinstance(pruner, str) and pruner not in PRUNERS:
         raise UsageError(f"unknown pruner {pruner!r}: expected {' or '.join(PRUNERS)}")
     info = get_plugins().registry.get(name)
