@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sweep_runs import CPU, invoke, pristine_runs, toy_plugin_set
 
 import gen.plugins
-from gen.cli.main import cli
 
 EXAMPLES = int(os.environ.get("GEN_SWEEP_EXAMPLES", "40"))
 LOG = os.environ.get("GEN_SWEEP_LOG")  # a file to append one line per example to
@@ -35,7 +34,6 @@ SWEEP = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 4
                                         HealthCheck.too_slow, HealthCheck.data_too_large])
 # Data sets are read whole for every example: half as many of those.
 SWEEP_DATA = settings(SWEEP, max_examples=max(1, EXAMPLES // 2))
-CPU = ["--set", "train.device=cpu"]
 MARKER = Path(tempfile.gettempdir()) / f"gen-sweep-ran-{os.getpid()}"
 
 
@@ -155,27 +153,14 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def plugins():
-    import toy_plugin
-
-    found = gen.plugins.Plugins()
-    found.add_core()
-    found.add(toy_plugin, "toy-plugin", "0")
-    return found
+    return toy_plugin_set()
 
 
 @pytest.fixture(scope="module")
 def pristine(plugins, tmp_path_factory):
     """One run of each toy family (checkpoints at steps 2 and 4) and a lenet cache."""
-    root = tmp_path_factory.mktemp("pristine")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gen.plugins, "_default", plugins)
-        mp.setenv("GEN_CACHE", str(root / "cache"))
-        for name in ("toy", "toy-density", "toy-vae"):
-            result = invoke("train", name, "--out", root / name, "-q", *CPU,
-                            "--set", "train.steps=4", "--set", "train.checkpoint_every=2")
-            assert result.exit_code == 0, result.output
-        invoke("evaluate", root / "toy", "--metrics", "fid", "-n", "10", "--device", "cpu")
-    return root
+    return pristine_runs(tmp_path_factory.mktemp("pristine"), plugins, "--set", "train.steps=4",
+                         "--set", "train.checkpoint_every=2")
 
 
 @pytest.fixture
@@ -193,8 +178,6 @@ def world(plugins, pristine, monkeypatch, tmp_path):
     MARKER.unlink(missing_ok=True)
 
 
-def invoke(*args, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=True)
 
 
 def evaluate_writes(changed: set[str]) -> bool:
