@@ -183,6 +183,20 @@ class CountsOutsideModules(ToyDensity):
         return {"nll": loss.detach()}
 
 
+class BatchStatistics(ToyDensity):
+    """Normalises by the batch's spread, which one image does not have, and says nothing."""
+
+    def train_step(self, next_batch):
+        images, _ = next_batch()
+        loss = -(self.log_prob(images) / images.std(0).mean().clamp(max=1)).mean()
+        self.optimize("net", loss)
+        return {"nll": loss.detach()}
+
+    @property
+    def min_batch_size(self):
+        return 1
+
+
 class NoLikelihood(ToyDensity):
     likelihood = None
 
@@ -216,6 +230,8 @@ def third_party(monkeypatch, model=ToyDensity, spec="toy_plugin:ToyDensitySpec",
      "outside self.modules"),
     (Grey, "test_colour_step_and_samples", r"build the networks from DataInfo.channels"),
     (NoGradLogProb, "test_log_prob_contract", "don't decorate log_prob with @torch.no_grad"),
+    (BatchStatistics, "test_the_smallest_batch_trains",
+     "override the model's min_batch_size property"),
     (NoGradLogProb, "test_train_step_returns_scalar_tensors_by_name",
      "don't decorate log_prob with @torch.no_grad"),
 ])
