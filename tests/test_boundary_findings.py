@@ -321,3 +321,51 @@ def test_sweep_jobs_beyond_the_cores_is_refused(toy_plugins, tmp_path):
                      tmp_path / "sweep", "--space", '{"model.lr": {"uniform": [0.001, 0.1]}}')
     one_error(result, 2, "--jobs: expected a whole number from 1 to", "one per core")
     assert not (tmp_path / "sweep").exists()
+
+
+# --- from the 400-example run -----------------------------------------------------------------
+
+
+def test_a_number_past_pythons_digit_limit_is_a_spec_error(toy_plugins, tmp_path):
+    """A 5,000-digit number in --set or a spec file ended in json's ValueError (Python reads no
+    integer of more than 4,300 digits from text)."""
+    huge = "9" * 5000
+    one_error(run_cli("train", "toy", "-q", *CPU, "--set", f"data={huge}", "--out",
+                      tmp_path / "a"), 2, "data: cannot read this JSON: Exceeds the limit")
+    (tmp_path / "spec.json").write_text(f'{{"model": {{"hidden": {huge}}}}}')
+    one_error(run_cli("train", "toy", "-q", "--spec", tmp_path / "spec.json", "--out",
+                      tmp_path / "b"), 2, "cannot read this JSON")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
+
+
+@pytest.mark.parametrize("command", ["stats", "sample", "evaluate"])
+def test_a_seed_past_what_a_generator_takes_is_exit_2(runs, tmp_path, command):
+    """gen stats --seed 10**30 ended in torch's 'Overflow when unpacking long long'."""
+    args = {"stats": ["stats", "bundled-mnist", "-n", "20", "--out", tmp_path / "s.npz"],
+            "sample": ["sample", runs["toy"], "-n", "2", "--out", tmp_path / "s.npz"],
+            "evaluate": ["evaluate", runs["toy"], "-n", "10", "--metrics", "fid"]}[command]
+    one_error(run_cli(*args, "--device", "cpu", "--seed", str(10**30)), 2, "--seed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_encode_names_a_file_in_the_way_before_encoding(runs, tmp_path, monkeypatch):
+    """--out file.txt/z.npz failed with FileExistsError, after all the encoding."""
+    (tmp_path / "file.txt").write_text("mine")
+    monkeypatch.setattr("gen.handle.Run.encode", lambda *a, **k: pytest.fail("encoded first"))
+    one_error(run_cli("encode", runs["toy-vae"], "--device", "cpu", "--out",
+                      tmp_path / "file.txt" / "z.npz"), 1, "a file is in the way")
+    assert (tmp_path / "file.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", [["sweep", "toy", "--trials", "1"], ["sample", "{toy}"],
+                                     ["report", "{toy}"], ["train", "toy", "-q", *CPU],
+                                     ["sample", ""]])
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(runs, tmp_path, monkeypatch,
+                                                                  command):
+    """gen sweep --out '' wrote its study and logs into the working folder; gen sample
+    --out '' wrote to the run's default file."""
+    monkeypatch.chdir(tmp_path)
+    args = [a.format(toy=runs["toy"]) for a in command]
+    out = [] if args == ["sample", ""] else ["--out", ""]
+    one_error(run_cli(*args, *out), 2, "the path is empty")
+    assert list(tmp_path.iterdir()) == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from gen.errors import WriteError
+from gen.errors import GenError, WriteError
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -48,3 +48,31 @@ def atomic_link(source: Path, path: Path) -> Path:
             shutil.copyfile(source, tmp)
 
     return atomic_write(path, write)
+
+
+def make_folder(folder: Path, made: list[Path] | None = None) -> Path:
+    """Make ``folder`` and the parents it lacks, adding those it makes to ``made`` (deepest
+    first) so a command that fails can remove them again; a file in the way is a `GenError`
+    naming it, anything else the OS refuses a `WriteError`."""
+    if made is not None:
+        made += [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GenError(f"--out: cannot make folder {folder}: a file is in the way") from None
+    except OSError as exc:
+        raise WriteError(folder, exc) from None
+    return folder
+
+
+@contextlib.contextmanager
+def unmade_on_failure(made: list[Path]) -> Iterator[None]:
+    """Remove again the folders in ``made`` (deepest first, only empty ones) if the block
+    fails: a command refused or crashed after making its output's folders leaves none."""
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise

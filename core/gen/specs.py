@@ -428,11 +428,19 @@ def load_json(path: str | Path) -> dict[str, Any]:
         raise SpecError(
             [("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")], str(path)
         ) from None
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise SpecError([("", unreadable(exc))], str(path)) from None
     except RecursionError:
         raise SpecError([("", TOO_DEEP)], str(path)) from None
     if not isinstance(data, dict):
         raise SpecError([("", f"expected a JSON object, got {type(data).__name__}")], str(path))
     return data
+
+
+def unreadable(exc: ValueError) -> str:
+    """What JSON that parses but cannot be read holds (Python reads no integer of more than
+    4,300 digits from text), in one line."""
+    return f"cannot read this JSON: {str(exc).split(';')[0]}"
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -445,6 +453,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise SpecError([(key.strip(), unreadable(exc))]) from None
     except RecursionError:
         raise SpecError([(key.strip(), TOO_DEEP)]) from None
     return [p.strip() for p in parts], parsed

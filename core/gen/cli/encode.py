@@ -35,18 +35,20 @@ def encode(run_dir: str, split: str, out: str, force: bool, limit: int | None,
         raise UsageError(f"--out {out} exists; pass --force to replace it")
     import numpy as np
 
-    from gen.fileio import atomic_write
+    from gen.fileio import atomic_write, make_folder, unmade_on_failure
     from gen.handle import load_run
 
-    z, labels = load_run(run_dir, checkpoint, device).encode(split, limit, batch_size)
-    arrays = {"z": z.float().numpy()}
-    if labels is not None:
-        arrays["labels"] = labels.numpy()
+    made: list[Path] = []  # before the work: a file in the way is said first
+    with unmade_on_failure(made):
+        make_folder(Path(out).parent, made)
+        z, labels = load_run(run_dir, checkpoint, device).encode(split, limit, batch_size)
+        arrays = {"z": z.float().numpy()}
+        if labels is not None:
+            arrays["labels"] = labels.numpy()
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
 
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(out), write)
+        atomic_write(Path(out), write)
     click.echo(f"{len(arrays['z'])} x {arrays['z'].shape[1]} latents ({split} split) -> {out}")

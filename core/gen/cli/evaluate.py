@@ -10,6 +10,7 @@ import click
 from click.core import ParameterSource
 from rich.table import Table
 
+from gen.arguments import MAX_SEED
 from gen.cli.options import UserPath, checkpoint_option, device_option, sampling_options
 from gen.cli.output import stdout_console
 from gen.evaluation.conventions import CONVENTIONS, DEFAULT_CONVENTION
@@ -59,7 +60,8 @@ SPACE_HELP = (
 @click.option("-n", "--n", "num", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Generated images for fid/kid/precision/recall (and at most as many "
               "reference images).")
-@click.option("--reference-stats", type=UserPath(dir_okay=False), help=STATS_HELP)
+@click.option("--reference-stats", type=UserPath(dir_okay=False, allow_empty=True),
+              help=STATS_HELP)
 @click.option("--floor", is_flag=True, help=FLOOR_HELP)
 @click.option("--space", default="run", show_default=True, help=SPACE_HELP)
 @click.option("--extractor", default="lenet", show_default=True,
@@ -79,7 +81,7 @@ SPACE_HELP = (
               help="Use only the first N reference images.")
 @checkpoint_option
 @sampling_options
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=0, show_default=True,
               help="Seeds the generated images, the reference subset and sampled estimators.")
 @device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")

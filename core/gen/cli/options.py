@@ -69,14 +69,20 @@ def sampling_options(command):
 
 class UserPath(click.Path):
     """click's Path with ``~`` and ``~user`` expanded (a quoted ``--out '~/x'`` or
-    ``--out=~/x`` reaches gen unexpanded by the shell), and a NUL byte or a home that cannot be
-    expanded refused naming the option (exit 2)."""
+    ``--out=~/x`` reaches gen unexpanded by the shell), and an empty path (which Python reads
+    as the current folder), a NUL byte or a home that cannot be expanded refused naming the
+    option (exit 2). ``allow_empty`` leaves an empty one to the command, which names what to
+    give instead."""
+
+    def __init__(self, *args, allow_empty: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allow_empty = allow_empty
 
     def convert(self, value, param, ctx):
         from gen.errors import UsageError
         from gen.paths import expand_user
 
-        if isinstance(value, str) and value.strip():  # an empty one: each command says what
+        if isinstance(value, str) and (value.strip() or not self.allow_empty):
             try:
                 value = expand_user(value, "the path")
             except UsageError as exc:

@@ -4,15 +4,16 @@ model with one) or, for a VAE, reconstruct and interpolate held-out images."""
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 from pathlib import Path
 
 import click
 
+from gen.arguments import MAX_SEED
 from gen.cli.interrupt import terminate_as_interrupt
 from gen.cli.options import UserPath, checkpoint_option, device_option, sampling_options
-from gen.cli.sample_out import is_folder, make_folder, npz_shape, out_path
+from gen.cli.sample_out import is_folder, npz_shape, out_path
 from gen.errors import GenError, UsageError
+from gen.fileio import make_folder, unmade_on_failure
 from gen.sampling_options import SamplingOptions, describe
 
 MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
@@ -22,7 +23,7 @@ MAX_GRID = 10_000  # images in one .png grid; more go to an .npz file
 @click.argument("run_dir", type=UserPath(file_okay=False))
 @click.option("-n", "num", type=click.IntRange(min=1), default=64, show_default=True,
               help="How many images (with --interpolate: rows).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=0, show_default=True,
               help="Seed of the latents: the same seed draws the same images.")
 @click.option("--out", type=UserPath(),
               help="A .png grid or a .npz array file (an existing file only with --force), "
@@ -118,16 +119,11 @@ def sample(run_dir: str, num: int, seed: int, out: str | None, force: bool, chec
             settings = sampling.resolve(run.model)  # before anything is written
     name = "interpolate-latents" if between == "latents" else mode
     made: list[Path] = []  # folders made for the output: removed again if nothing is written
-    try:
+    with unmade_on_failure(made):
         path = (make_folder(Path(out), made) if folder
                 else out_path(out, run, name, seed, temperature, settings, made))
         num = _write(run, mode, between, num, seed, labels, truncation, batch_size, path,
                      folder, npz, temperature, sampling, settings)
-    except BaseException:
-        for made_folder in made:  # deepest first; only an empty one goes
-            with suppress(OSError):
-                made_folder.rmdir()
-        raise
     at = "" if temperature is None else f", temperature {temperature:g}"
     at += " between drawn latents" if between == "latents" else ""
     at += f", {describe(settings)}" if settings else ""

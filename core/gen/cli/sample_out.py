@@ -8,7 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
-from gen.errors import GenError, UsageError, WriteError
+from gen.errors import UsageError
+from gen.fileio import make_folder
 from gen.sampling_options import file_tag
 
 
@@ -28,19 +29,6 @@ def out_path(out: str | None, run, mode: str, seed: int, temperature: float | No
     path = Path(out) if out else default
     make_folder(path.parent, made)
     return path
-
-
-def make_folder(folder: Path, made: list[Path]) -> Path:
-    """Make ``folder`` and the parents it lacks, adding those it makes to ``made``, deepest
-    first."""
-    made += [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise GenError(f"--out: cannot make folder {folder}: a file is in the way") from None
-    except OSError as exc:
-        raise WriteError(folder, exc) from None
-    return folder
 
 
 def npz_shape(model, num: int, path: Path, per: int, labelled: bool) -> tuple[int, ...]:

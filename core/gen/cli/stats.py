@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
+from gen.arguments import MAX_SEED
 from gen.cli.options import UserPath, device_option
 from gen.errors import UsageError
 from gen.evaluation.conventions import CONVENTIONS, DEFAULT_CONVENTION
@@ -43,7 +44,7 @@ DATA_OPTIONS = {"data": "DATA", "extractor": "--extractor",
 @click.option("-n", "--n", "num", type=click.IntRange(min=2),
               help="Use N images, drawn as `gen evaluate -n N --seed S` draws its reference "
               "images. Default: all of the split.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=0, show_default=True,
               help="Chooses the -n images.")
 @click.option("--set", "overrides", multiple=True, metavar="data.FIELD=VALUE",
               help="Any other data spec field, e.g. --set data.root=~/data --set "

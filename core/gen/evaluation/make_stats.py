@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from gen.arguments import optional_whole, whole
+from gen.arguments import seed as check_seed
 from gen.data.datasets import ImageSet, held_out, load_dataset
 from gen.device import resolve_device
 from gen.errors import DataError, SpecError, UnknownDatasetError, UsageError
@@ -52,6 +54,8 @@ def make_reference_stats(data: str, out: str | Path, *, extractor: str = "lenet"
     the data spec (``data.root=...``, ``data.download=true``). Everything is checked before
     any image is read: the out file, the convention, the extractor's and data set's names."""
     out = user_path(out, "--out")
+    seed, batch_size = check_seed(seed), whole(batch_size, "batch_size")
+    n = optional_whole(n, "n", 2)
     check_out(out, force)
     check_convention(fid_convention)
     plugins = plugins or get_plugins()

@@ -66,8 +66,9 @@ def parse_space(text: str) -> DataSpec | None:
         raise UsageError(f"--space: unknown space {text!r}; {expected}")
     try:
         return DataSpec.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--space: not valid JSON ({exc}); {expected}") from None
+    except (ValueError, RecursionError) as exc:  # malformed, too deep, too long a number
+        raise UsageError(f"--space: not valid JSON ({str(exc).split(';')[0]:.200}); "
+                         f"{expected}") from None
     except ValidationError as exc:
         path, message = render_errors(exc)[0]
         raise UsageError(f"--space: data.{path}: {message}") from None

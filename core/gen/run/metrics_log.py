@@ -73,7 +73,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):  # cut short by a kill; not gen's
+        except (ValueError, RecursionError):  # cut short by a kill; not gen's
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             records.append(record)

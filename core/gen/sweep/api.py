@@ -19,6 +19,7 @@ import click
 from gen import specs
 from gen.arguments import whole
 from gen.errors import UsageError
+from gen.paths import user_path
 from gen.plugins import get_plugins
 from gen.sweep import space as spaces
 from gen.sweep import storage as stores
@@ -63,7 +64,8 @@ def prepare(name: str, space: Mapping[str, Any] | str | Path | None, trials: int
     if isinstance(pruner, str) and pruner not in PRUNERS:
         raise UsageError(f"unknown pruner {pruner!r}: expected {' or '.join(PRUNERS)}")
     info = get_plugins().registry.get(name)
-    folder = SweepDir(Path(out) if out is not None else Path("sweeps") / (study or info.name))
+    folder = SweepDir(user_path(out, "--out") if out is not None
+                      else Path("sweeps") / (study or info.name))
     given = folder.read() or {}  # a sweep continued: what is not given again is as recorded
     study = study or given.get("study") or info.name
     stores.optuna()  # before any work: installed?

@@ -94,6 +94,8 @@ def load_space(space: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], s
     except json.JSONDecodeError as exc:
         raise SpaceError([("", f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                f"{exc.msg}")], source) from None
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise SpaceError([("", specs.unreadable(exc))], source) from None
     except RecursionError:
         raise SpaceError([("", specs.TOO_DEEP)], source) from None
     if not isinstance(raw, dict):
