@@ -24,6 +24,8 @@ from gen.sampling_options import SamplingOptions
 
 
 class Drawing:
+    """`Run`'s methods that draw images from its weights."""
+
     def sample(self, n: int, seed: int = 0, labels: Sequence[int] | torch.Tensor | None = None,
                batch_size: int = 256, temperature: float | None = None, *,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None,
@@ -52,15 +54,16 @@ class Drawing:
                        sampler: str | None = None, steps: int | None = None,
                        eta: float | None = None, guidance: float | None = None,
                        truncation: float | None = None) -> Iterator[torch.Tensor]:
-        """The images of `sample`, ``batch_size`` at a time, for more than fit in memory."""
+        """The images of `sample`, ``batch_size`` at a time, for more than fit in memory.
+        Every mistake in the arguments is raised here, not at the first batch."""
         n, seed, batch_size = whole(n, "n"), check_seed(seed), whole(batch_size, "batch_size")
         options = SamplingOptions(sampler, steps, eta, guidance, truncation)
         model = self.model
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("sample"):
-            options.resolve(model)  # every mistake before the first image
-        yield from guarded(generate_batches(model, n, seed, pattern, batch_size, temperature,
-                                            options), lambda: self.plugin_code("sample"))
+            options.resolve(model)
+        return guarded(generate_batches(model, n, seed, pattern, batch_size, temperature,
+                                        options), lambda: self.plugin_code("sample"))
 
     def interpolate(self, rows: int, seed: int = 0, steps: int = INTERPOLATION_STEPS,
                     labels: Sequence[int] | torch.Tensor | None = None, *,
