@@ -282,7 +282,33 @@ def value_for(param: click.Parameter, w: Path) -> st.SearchStrategy[str]:
         own = paths
     else:
         own = odd_text | paths
-    return own | own | numbers_as_text | paths | odd_text
+    near = plausible(param, w)
+    return near | near | own | numbers_as_text | paths | odd_text
+
+
+def plausible(param: click.Parameter, w: Path) -> st.SearchStrategy[str]:
+    """What ``param`` might well be given: in its range and at its bounds (and one past
+    them), one of its choices, a new file in the world, its default. These keep the rest of
+    a command line usable, so the edge values of the others reach further than parsing."""
+    t = param.type
+    if isinstance(t, click.IntRange):
+        low = 0 if t.min is None else t.min
+        bounds = [low, low - 1] + ([] if t.max is None else [t.max, t.max + 1])
+        return st.integers(low, low + 6).map(str) | st.sampled_from(bounds).map(str)
+    if isinstance(t, click.FloatRange | click.types.FloatParamType) or \
+            type(t).__name__ == "FiniteFloat":
+        low, high = getattr(t, "min", None), getattr(t, "max", None)
+        bounds = [b for b in (low, high) if b is not None]
+        return st.floats(0.01, 2).map(repr) | st.sampled_from(bounds or [1.0]).map(repr)
+    if isinstance(t, click.Choice):
+        return st.sampled_from(list(t.choices))
+    if isinstance(t, click.Path):
+        return st.sampled_from([str(w / "fresh.npz"), str(w / "fresh.png"),
+                                str(w / "fresh" / "deeper.npz"), str(w / "fresh-dir") + "/",
+                                str(w / "runs" / "toy"), str(w / "fresh.html"),
+                                str(w / "fresh-run")])
+    default = param.default if isinstance(param.default, str) and param.default else "test"
+    return st.just(default)
 
 
 def override(w: Path) -> st.SearchStrategy[str]:

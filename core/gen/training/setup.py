@@ -65,7 +65,7 @@ def check_batch_size(least: int, spec: RunSpec, world: World | None) -> None:
         each = "" if processes == 1 else f" per process ({processes} processes)"
         raise SpecError([("train.batch_size", f"{spec.train.batch_size} is too small: "
                           f"{spec.model.name}'s training step needs at least {least} images"
-                          f"{each} (its networks normalise over the batch)")])
+                          f"{each}")])
 
 
 def accelerate(model: Model, spec: RunSpec, world: World | None) -> None:
