@@ -182,7 +182,10 @@ def _check(world, args, env, allowed, before, result, fired: bool) -> None:
     changed = {c for c in changed if (not any(
         c == cache or c.startswith(cache + os.sep) for cache in caches)
         and c != str(world / "home" / ".config")) or "/home/.cache/gen" in c}
-    if result.exit_code not in (0, 130):
+    # A run that starts and then fails (a loss gone non-finite) keeps its folder: exit 1
+    started = args[:1] == ["train"] and result.exit_code == 1 and "training stopped" in \
+        result.output
+    if result.exit_code not in (0, 130) and not started:
         assert not changed, (f"failed (exit {result.exit_code}) and changed "
                              f"{sorted(changed)[:5]}: gen {_show(args)}\n"
                              f"{result.output[-2000:]}")
