@@ -254,7 +254,7 @@ def test_a_folder_of_more_pngs_than_the_disk_has_files_for_is_refused_up_front(r
     """`-n 10**12 --out DIR/` listed 10**12 file names before anything else."""
     result = run_cli("sample", runs["toy"], "-n", str(10**12), "--device", "cpu", "--out",
                      f"{tmp_path}/pngs/")
-    one_error(result, 2, "-n 1,000,000,000,000 makes 1,000,000,000,000 PNG files")
+    one_error(result, 2, "1,000,000,000,000 images make 1,000,000,000,000 PNG files")
     assert not (tmp_path / "pngs").exists()
 
 
@@ -319,7 +319,7 @@ def test_sweep_jobs_beyond_the_cores_is_refused(toy_plugins, tmp_path):
     """--jobs 9223372036854775807 made a list of that many worker threads: MemoryError."""
     result = run_cli("sweep", "toy", "--trials", "1", "--jobs", str(2**63 - 1), "--out",
                      tmp_path / "sweep", "--space", '{"model.lr": {"uniform": [0.001, 0.1]}}')
-    one_error(result, 2, "--jobs: expected a whole number from 1 to", "one per core")
+    one_error(result, 2, "--jobs: expected a whole number from 1 to", "at most 4 per core")
     assert not (tmp_path / "sweep").exists()
 
 
@@ -369,3 +369,56 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(runs, tmp_path,
     out = [] if args == ["sample", ""] else ["--out", ""]
     one_error(run_cli(*args, *out), 2, "the path is empty")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- from a review of the above ---------------------------------------------------------------
+
+
+def test_a_space_of_the_wrong_field_type_is_one_line_naming_the_field(runs):
+    result = run_cli("evaluate", runs["toy"], "--metrics", "fid", "-n", "10", "--device", "cpu",
+                     "--space", '{"dataset": 3}')
+    one_error(result, 2, "--space: data.dataset:")
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_paths_and_integer_scalars_are_taken_where_the_api_takes_them(runs, tmp_path,
+                                                                      monkeypatch):
+    import numpy as np
+
+    from gen.evaluation.options import EvalOptions
+
+    options = EvalOptions(reference=tmp_path, reference_stats=tmp_path / "s.npz",
+                          extractor_weights=Path("w.pth"))
+    assert (options.reference, options.reference_stats) == (str(tmp_path),
+                                                             str(tmp_path / "s.npz"))
+    assert gen.load_run(runs["toy"], checkpoint=np.int64(2)).step == 2
+    monkeypatch.setenv("HOME", str(tmp_path))
+    written = gen.write_report([runs["toy"]], "~/r.html")
+    assert written == tmp_path / "r.html" and written.is_file()
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda run: run.evaluate("nll", limit=8, record="no"), "record"),
+    (lambda run: run.evaluate("nll", limit=8, notes="print"), "notes"),
+])
+def test_flags_and_callbacks_of_the_wrong_type_are_named(runs, call, name):
+    """record="no" appended a record, as if it were True."""
+    run = gen.load_run(runs["toy-density"], device="cpu")
+    before = (runs["toy-density"] / "metrics.jsonl").read_text()
+    with pytest.raises(gen.UsageError, match=f"^{name}: "):
+        call(run)
+    assert (runs["toy-density"] / "metrics.jsonl").read_text() == before
+
+
+def test_rank_zero_alone_is_one_process_as_before(toy_plugins, tmp_path):
+    """Only a partial torchrun set that places this process elsewhere is refused."""
+    result = run_cli("train", "toy", "-q", *CPU, "--out", tmp_path / "run",
+                     env={"RANK": "0", "LOCAL_RANK": "0"})
+    assert result.exit_code == 0, result.output
+
+
+def test_an_eta_beyond_any_clock_is_said_not_raised():
+    from gen.progress import _clock
+
+    assert _clock(1e20) == "more than 999,999,999 days"
+    assert _clock(61) == "0:01:01"

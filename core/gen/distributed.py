@@ -12,7 +12,6 @@ family must therefore follow the same path on every rank, which the built-in one
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +21,7 @@ import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from gen.errors import GenError
-from gen.launch import launched_world_size
+from gen.launch import launch, launched_world_size
 
 
 @dataclass
@@ -43,7 +42,8 @@ class World:
         if not dist.is_available():
             raise GenError("this torch build has no torch.distributed; cannot train on "
                            f"{launched_world_size()} processes")
-        rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        where = launch()
+        rank, size = where.rank, where.size
         backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():
             dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))

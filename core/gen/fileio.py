@@ -50,16 +50,17 @@ def atomic_link(source: Path, path: Path) -> Path:
     return atomic_write(path, write)
 
 
-def make_folder(folder: Path, made: list[Path] | None = None) -> Path:
+def make_folder(folder: Path, made: list[Path] | None = None, what: str = "--out") -> Path:
     """Make ``folder`` and the parents it lacks, adding those it makes to ``made`` (deepest
     first) so a command that fails can remove them again; a file in the way is a `GenError`
-    naming it, anything else the OS refuses a `WriteError`."""
+    naming it (and ``what``, the option the path came from), anything else the OS refuses a
+    `WriteError`."""
     if made is not None:
         made += [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise GenError(f"--out: cannot make folder {folder}: a file is in the way") from None
+        raise GenError(f"{what}: cannot make folder {folder}: a file is in the way") from None
     except OSError as exc:
         raise WriteError(folder, exc) from None
     return folder

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from gen import specs
-from gen.arguments import optional_whole, whole
+from gen.arguments import flag, optional_whole, whole
 from gen.device import resolve_device
 from gen.errors import CheckpointError, UsageError
 from gen.handle_drawing import Drawing
@@ -33,6 +33,7 @@ from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
 from gen.run.resume import spec_differences
 from gen.sampling_options import SamplingOptions
+from gen.specs import DEVICE
 
 
 class Run(Drawing):
@@ -45,9 +46,11 @@ class Run(Drawing):
 
     def __init__(self, path: str | Path, checkpoint: str | int = "latest", device: str = "auto",
                  plugins: Plugins | None = None):
-        if isinstance(checkpoint, bool) or not isinstance(checkpoint, (str, int)):
-            raise UsageError(f"checkpoint: expected 'latest', 'best' or a step number, got "
-                             f"{checkpoint!r:.60}")
+        if not isinstance(checkpoint, str):
+            checkpoint = whole(checkpoint, "checkpoint ('latest', 'best' or a step number)", 0)
+        if not isinstance(device, str) or not DEVICE.match(device):
+            raise UsageError(f"device: expected auto, cpu, mps, cuda or cuda:N, got "
+                             f"{device!r:.60}")
         self.dir = RunDir(user_path(path, "path"))
         raw = self.dir.read_spec()
         model = raw.get("model")
@@ -207,7 +210,7 @@ class Run(Drawing):
                               sampling=SamplingOptions(sampler, steps, eta, guidance,
                                                        truncation),
                               notes=notes)
-        if record:  # a link where the records go: refused before the scoring, not after
+        if flag(record, "record"):  # a link where records go: refused before the scoring
             self.dir.check_links()
         subject = Subject(self.model, self.spec, self.step, self.checkpoint())
         history = self.metrics()  # before this evaluation's records join it

@@ -44,9 +44,9 @@ class Drawing:
         d = self.model.data
         refuse_beyond_memory(n, d.channels * d.image_size ** 2, "n", "the images",
                              "Draw them in batches with sample_batches(n), which holds one.")
-        return torch.cat(list(self.sample_batches(
+        return _filled(n, self.sample_batches(
             n, seed, labels, batch_size, temperature, sampler=sampler, steps=steps, eta=eta,
-            guidance=guidance, truncation=truncation)))
+            guidance=guidance, truncation=truncation))
 
     def sample_batches(self, n: int, seed: int = 0,
                        labels: Sequence[int] | torch.Tensor | None = None,
@@ -85,8 +85,8 @@ class Drawing:
                              "the images", "Ask for fewer rows.")
         pattern = None if labels is None else check_labels(model, labels)
         with self.plugin_code("interpolate"):
-            return torch.cat(list(interpolation_batches(model, rows, seed, steps, pattern,
-                                                        truncation, batch_size)))
+            return _filled(rows * steps, interpolation_batches(model, rows, seed, steps, pattern,
+                                                               truncation, batch_size))
 
     def sampling_settings(self, sampler: str | None = None, steps: int | None = None,
                           eta: float | None = None, guidance: float | None = None,
@@ -98,3 +98,16 @@ class Drawing:
         options = SamplingOptions(sampler, steps, eta, guidance, truncation)
         with self.plugin_code("sampling_defaults"):
             return options.resolve(self.model)
+
+
+def _filled(n: int, batches: Iterator[torch.Tensor]) -> torch.Tensor:
+    """The ``n`` images of ``batches`` in one tensor, filled batch by batch: memory holds the
+    result and one batch, not the batches and their concatenation."""
+    out, at = None, 0
+    for batch in batches:
+        if out is None:
+            out = torch.empty((n, *batch.shape[1:]), dtype=batch.dtype)
+        out[at:at + batch.shape[0]] = batch
+        at += batch.shape[0]
+    assert out is not None and at == n, f"{at} images drawn, {n} asked for"
+    return out

@@ -87,9 +87,9 @@ def check_room_for_files(folder: Path, count: int) -> None:
         return
     files, room = stats.f_favail, stats.f_bavail * stats.f_frsize
     if (files and count > files) or count * MIN_PNG_BYTES > room:
-        raise UsageError(f"-n {count:,} makes {count:,} PNG files in {folder}, more than its "
-                         f"disk has room for ({files:,} files, {room / 2**30:.1f} GiB free); "
-                         "draw fewer, or into an .npz file with --out FILE.npz")
+        raise UsageError(f"{count:,} images make {count:,} PNG files in {folder}, more than "
+                         f"its disk has room for ({files:,} files, {room / 2**30:.1f} GiB "
+                         "free); draw fewer, or into an .npz file with --out FILE.npz")
 
 
 def save_npz(images: torch.Tensor, path: Path, labels: torch.Tensor | None = None) -> Path:

@@ -39,6 +39,8 @@ def launch() -> Launch:
         return Launch()
     values = {name: _whole(name, v) for name, v in given.items() if v is not None}
     size = values.get("WORLD_SIZE")
+    if size is None and not any(values.values()):  # RANK=0 alone: one process, as it is
+        return Launch()
     if size is None:
         named = " and ".join(f"${k}" for k in values)
         raise UsageError(f"{named} {'is' if len(values) == 1 else 'are'} set but $WORLD_SIZE is "

@@ -50,4 +50,7 @@ def _plain_lines(total: int, what: str, console: Console) -> Callable[[int], Non
 
 
 def _clock(seconds: float) -> str:
-    return str(timedelta(seconds=round(seconds)))
+    try:
+        return str(timedelta(seconds=round(seconds)))
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        return "more than 999,999,999 days"

@@ -4,6 +4,7 @@ them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +58,16 @@ class EvalOptions:
         self.limit = optional_whole(self.limit, "limit")
         self.iw_samples = optional_whole(self.iw_samples, "iw_samples")
         self.seed = seed(self.seed)
-        if not isinstance(self.reference, str):  # an empty one: `spaces` says what to give
-            raise UsageError(f"reference: expected 'test', 'train' or a folder, got "
-                             f"{self.reference!r:.60}")
+        for name in ("reference", "extractor_weights", "reference_stats"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):  # a Path: as its text
+                setattr(self, name, value := os.fspath(value))
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"{name}: expected a path, got {value!r:.60}")
         for name in ("extractor", "space", "fid_convention"):
             text(getattr(self, name), name)
-        for name in ("extractor_weights", "reference_stats"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
-                raise UsageError(f"{name}: expected a path, got {getattr(self, name)!r:.60}")
         flag(self.floor, "floor")
         flag(self.progress, "progress")
+        if self.notes is not None and not callable(self.notes):
+            raise UsageError(f"notes: expected a function of one line of text (print, say), "
+                             f"got {self.notes!r:.60}")

@@ -56,11 +56,10 @@ from gen.evaluation.make_stats import gen_version
 from gen.evaluation.reference_stats import (
     ReferenceStats,
     check_out,
-    make_folder,
     save_reference_stats,
 )
 from gen.extractors.cache import file_sha256
-from gen.fileio import atomic_write
+from gen.fileio import atomic_write, make_folder
 from gen.paths import user_path
 
 DOWNLOAD_TIMEOUT_S = 60

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gen.errors import DataError, UsageError, WriteError
+from gen.errors import DataError, UsageError
 from gen.extractors.cache import file_sha256
-from gen.fileio import atomic_write
+from gen.fileio import atomic_write, make_folder
 from gen.paths import user_path
 
 FORMAT = 1
@@ -107,15 +107,6 @@ def save_reference_stats(path: Path, stats: ReferenceStats, force: bool = False
     make_folder(path.parent)
     atomic_write(path, write)
     return ReferenceStats(stats.mu, stats.sigma, stats.n, meta, path, file_sha256(path))
-
-
-def make_folder(folder: Path) -> None:
-    """Make ``folder`` (and its parents) where it is missing; a `WriteError` naming it if
-    that fails."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(folder, exc) from None
 
 
 def check_out(path: Path, force: bool) -> None:

@@ -65,10 +65,12 @@ def parse_space(text: str) -> DataSpec | None:
     if not text.lstrip().startswith("{"):
         raise UsageError(f"--space: unknown space {text!r}; {expected}")
     try:
-        return DataSpec.model_validate(json.loads(text))
+        raw = json.loads(text)
     except (ValueError, RecursionError) as exc:  # malformed, too deep, too long a number
         raise UsageError(f"--space: not valid JSON ({str(exc).split(';')[0]:.200}); "
                          f"{expected}") from None
+    try:
+        return DataSpec.model_validate(raw)
     except ValidationError as exc:
         path, message = render_errors(exc)[0]
         raise UsageError(f"--space: data.{path}: {message}") from None

@@ -6,6 +6,7 @@ a user's file is never overwritten.
 
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from gen.arguments import optional_whole
 from gen.errors import GenError, GenWarning, UsageError
 from gen.fileio import atomic_write
+from gen.paths import user_path
 
 if TYPE_CHECKING:
     from gen.handle import Run
@@ -64,7 +66,7 @@ def watch_report(runs: Iterable[str | Path | Run] | str | Path | Run, out: str |
     raises `KeyboardInterrupt` between or during writes; ``out`` always holds a whole page) or
     ``iterations`` writes. A failure after the first write is a `gen.GenWarning` and the page
     written before stays; ``on_write(out)`` is called after each write."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) \
             or not 0 < seconds <= MAX_WATCH:
         raise UsageError(f"--watch must be a number of seconds above 0 and at most {MAX_WATCH} "
                          f"(a day), got {seconds!r:.40}")
@@ -107,7 +109,7 @@ def check_out(out: str | Path) -> Path:
     not there yet or a report gen wrote (a user's file is never overwritten)."""
     from gen.report.page import MARKER
 
-    path = Path(out)
+    path = user_path(out, "--out")
     if path.suffix.lower() not in SUFFIXES:
         raise UsageError(f"--out must end in .html (the report is one HTML file), got "
                          f"{str(out)!r}")

@@ -31,6 +31,7 @@ from gen.sweep.scheduler import run
 SpecInput = specs.RunSpec | Mapping[str, Any] | str | Path | None
 Overrides = Mapping[str, Any] | Sequence[str] | None
 PRUNERS = ("median", "none")
+JOBS_PER_CORE = 4  # each job is a training process: more than this a core is waste
 
 
 def sweep(name: str, space: Mapping[str, Any] | str | Path | None = None, trials: int = 20, *,
@@ -59,8 +60,8 @@ def prepare(name: str, space: Mapping[str, Any] | str | Path | None, trials: int
     fails (a new sweep's folder is made only once its storage opens)."""
     trials = whole(trials, "--trials")
     cores = os.cpu_count() or 1
-    jobs = whole(jobs, "--jobs", 1, cores, why="(each job is a training process; one per "
-                 f"core of the {cores} here)")
+    jobs = whole(jobs, "--jobs", 1, JOBS_PER_CORE * cores, why="(each job is a training "
+                 f"process: at most {JOBS_PER_CORE} per core of the {cores} here)")
     if isinstance(pruner, str) and pruner not in PRUNERS:
         raise UsageError(f"unknown pruner {pruner!r}: expected {' or '.join(PRUNERS)}")
     info = get_plugins().registry.get(name)

@@ -29,6 +29,7 @@ from typing import Any
 
 from gen import specs
 from gen.errors import GenError, SpecError
+from gen.paths import user_path
 from gen.spec_base import short
 
 KINDS = ("uniform", "log_uniform", "int", "choice")
@@ -85,7 +86,7 @@ def load_space(space: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], s
     if not text.lstrip().startswith("{"):
         source = text
         try:
-            text = Path(text).read_text(encoding="utf-8")
+            text = user_path(text, "--space").read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise SpaceError([("", f"cannot read the space file: {reason}")], source) from None

@@ -41,6 +41,7 @@ def train(name: str, spec: SpecInput = None, overrides: Overrides = None,
     only length and cadence may be overridden). Ctrl-C stops after the step in flight and
     writes a checkpoint; the returned run's ``step`` then says where it stopped.
     """
+    flag(progress, "progress")
     from gen.handle import Run  # imports torch
     from gen.training.loop import Trainer
 

@@ -73,7 +73,7 @@ class Trainer(RunOutputs):
         torchrun every process calls this; they join one process group for the run."""
         multi = launched_world_size() > 1
         device = resolve_device(self.spec.train.device, local_rank() if multi else None,
-                                    "train.device")
+                                "train.device")
         world = World.join(device) if multi else None
         session, status = None, "failed"
         try:

@@ -20,6 +20,8 @@ from gen.training.session import Session
 
 
 class RunOutputs:
+    """The `Trainer`'s writing of checkpoints, evaluations, grids and warnings."""
+
     def _health(self, s: Session, warnings: list[dict[str, Any]]) -> None:
         """Training-health warnings (`gen.training.health`): on the console and in the log."""
         for warning in warnings:

@@ -26,10 +26,11 @@ def build_model(info: ModelInfo, spec: RunSpec, data: DataInfo) -> Model:
 
 def check_model_fits(info: ModelInfo, spec: RunSpec, data: DataInfo,
                      device: torch.device) -> None:
-    """Refuse, before anything is allocated, a model whose weights alone exceed the memory
-    free on ``device``: it is built first on the meta device, which allocates nothing and
-    draws no random numbers. A constructor that cannot run there is not checked here (the
-    real build then fails, if it does, naming the plugin)."""
+    """Refuse, before its weights are allocated, a model whose weights alone exceed the
+    memory free on ``device`` (the data, loaded before, counts as used): it is built first on
+    the meta device, which allocates nothing and draws no random numbers, so its constructor
+    runs twice. A constructor that cannot run there is not checked here (the real build then
+    fails, if it does, naming the plugin)."""
     try:
         with redirect_stdout(sys.stderr), torch.device("meta"):
             model = build_model(info, spec, data)
