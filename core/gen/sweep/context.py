@@ -5,6 +5,7 @@ and the flags that stop it. Data only: `gen.sweep.scheduler` hands trials out,
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,4 +35,6 @@ class Sweep:
     say: Callable[[str], None]
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     stop: threading.Event = field(default_factory=threading.Event)
+    # the trials' `gen train` processes running now: none may outlive the sweep
+    running: set[subprocess.Popen] = field(default_factory=set)
     exhausted: bool = False  # the sampler ended the study (a grid searched through)

@@ -30,12 +30,18 @@ def run(sweep: Sweep) -> SweepResult:
     scheduler = Scheduler(sweep)
     workers = [threading.Thread(target=scheduler.work, daemon=True, name=f"sweep-job-{i}")
                for i in range(sweep.jobs)]
-    with _stop_on_signals(sweep.stop):
-        for worker in workers:
-            worker.start()
-        while any(w.is_alive() for w in workers):
+    try:
+        with _stop_on_signals(sweep.stop):
             for worker in workers:
-                worker.join(0.2)
+                worker.start()
+            while any(w.is_alive() for w in workers):
+                for worker in workers:
+                    worker.join(0.2)
+    except BaseException:  # a second Ctrl-C, say: stop at once, and leave no trial running
+        sweep.stop.set()
+        for proc in list(sweep.running):
+            proc.kill()
+        raise
     if scheduler.crash:
         raise scheduler.crash[0]
     return SweepResult(sweep.study, sweep.folder.root, sweep.metric, sweep.direction,

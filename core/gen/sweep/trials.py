@@ -122,17 +122,21 @@ def _run(sweep: Sweep, command: list[str], log: Path, watch: Watch | None = None
         out.write(f"$ {shlex.join(command)}\n")
         out.flush()
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=sweep.env)
+    sweep.running.add(proc)
     signalled = False
-    while True:
-        try:
-            return proc.wait(timeout=POLL_S)
-        except subprocess.TimeoutExpired:
-            if watch is not None:
-                watch.poll()
-        pruned = watch is not None and watch.pruned_at is not None
-        if not signalled and (sweep.stop.is_set() or pruned):
-            proc.send_signal(signal.SIGTERM)
-            signalled = True
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                if watch is not None:
+                    watch.poll()
+            pruned = watch is not None and watch.pruned_at is not None
+            if not signalled and (sweep.stop.is_set() or pruned):
+                proc.send_signal(signal.SIGTERM)
+                signalled = True
+    finally:
+        sweep.running.discard(proc)
 
 
 class Watch:
