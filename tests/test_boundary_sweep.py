@@ -197,8 +197,10 @@ def _check(world, args, env, allowed, before, result, fired: bool) -> None:
                              f"{result.output[-2000:]}")
     else:
         roots = [str(r) for r in (*allowed, *_named_paths(args))]
+        # a named path, what is under it, or a folder made on the way to it
         outside = [c for c in changed
-                   if not any(c == r or c.startswith(r.rstrip(os.sep) + os.sep) for r in roots)]
+                   if not any(c == r or c.startswith(r.rstrip(os.sep) + os.sep)
+                              or r.startswith(c + os.sep) for r in roots)]
         assert not outside, (f"wrote {sorted(outside)[:5]} that it was not asked to: gen "
                              f"{_show(args)}\n{result.output[-2000:]}")
 

@@ -185,3 +185,32 @@ def test_two_processes_on_one_storage_make_one_study(toy_subprocesses, tmp_path)
                                          "source": "gen evaluate -n 2000"}
     page = render_sweep_report(folders[0], storage=storage)
     assert page.count("<tr class=\"complete\">") == 3 and page.count("<svg") == 2
+
+
+@pytest.mark.parametrize("code", [-signal.SIGTERM, 130])
+def test_a_trial_stopped_while_it_is_scored_is_not_failed(tmp_path, monkeypatch, code):
+    """Ctrl-C while a trial's final `gen evaluate` ran marked the trial failed for good (found
+    by tests/test_boundary_sweep.py); it stays running, to be scored when the sweep continues."""
+    import threading
+    from types import SimpleNamespace
+
+    from gen.sweep import trials
+
+    run = RunDir(tmp_path / "trial-0000")
+    run.root.mkdir()
+    (run.root / "run.json").write_text(json.dumps({"model": "toy", "gen_version": "0"}))
+    (run.root / "spec.json").write_text(json.dumps(
+        {"train": {"eval_n": 10, "eval_extractor": "lenet", "device": "cpu"}}))
+    stop = threading.Event()
+    said: list[str] = []
+    sweep = SimpleNamespace(stop=stop, metric="fid", say=said.append,
+                            folder=SimpleNamespace(log=lambda n: tmp_path / "log"))
+
+    def interrupted(sweep, command, log, watch=None):
+        stop.set()
+        return code
+
+    monkeypatch.setattr(trials, "_run", interrupted)
+    monkeypatch.setattr(trials, "_fail", lambda *a: pytest.fail(f"failed: {a[2]}"))
+    trials._score(sweep, SimpleNamespace(number=0), run)
+    assert said == ["trial 0: stopped while scored; it is scored when the sweep runs again"]

@@ -186,6 +186,10 @@ def _score(sweep: Sweep, trial: Any, run: RunDir) -> None:
                    sweep.metric, "-n", str(spec["eval_n"]), "--extractor",
                    spec["eval_extractor"], "--device", spec["device"]]
         code = _run(sweep, command, sweep.folder.log(n))
+        if sweep.stop.is_set() or code in STOPPED:  # Ctrl-C while it was scored: not failed
+            sweep.say(f"trial {n}: stopped while scored; it is scored when the sweep runs "
+                      "again")
+            return
         if code != 0:
             _fail(sweep, trial, f"gen evaluate exited with {code}: "
                                 f"{_last_error(sweep.folder.log(n))}")
