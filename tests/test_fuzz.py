@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from toy_plugin import ToySpec
 
-from gen import specs
+from gen import spec_json, specs
 from gen.errors import SpecError
 
 FIELDS = ["model", "data", "train", "name", "steps", "latent_dim", "image_size", "device",
@@ -53,7 +53,7 @@ def test_any_spec_file_loads_or_is_a_spec_error(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("spec") / "spec.json"
     path.write_bytes(content)
     try:
-        raw = specs.load_json(path)
+        raw = spec_json.load_json(path)
     except SpecError:
         return
     valid_or_spec_error(raw)

@@ -5,7 +5,7 @@ import json
 import pytest
 from toy_plugin import ToySpec
 
-from gen import specs
+from gen import spec_json, specs
 from gen.errors import SpecError
 
 
@@ -84,12 +84,12 @@ def test_load_json_errors_name_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"train": {"steps": 3,}}')
     with pytest.raises(SpecError, match=r"(?s)bad\.json.*malformed JSON at line 1"):
-        specs.load_json(bad)
+        spec_json.load_json(bad)
     with pytest.raises(SpecError, match="cannot read spec file"):
-        specs.load_json(tmp_path / "missing.json")
+        spec_json.load_json(tmp_path / "missing.json")
     (tmp_path / "list.json").write_text("[1]")
     with pytest.raises(SpecError, match="expected a JSON object, got list"):
-        specs.load_json(tmp_path / "list.json")
+        spec_json.load_json(tmp_path / "list.json")
 
 
 def test_optimizer_spec_builds_each_optimizer():

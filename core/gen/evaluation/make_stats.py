@@ -38,7 +38,8 @@ from gen.extractors.base import Extractor, ExtractorRequest, build_extractor, ex
 from gen.paths import user_path
 from gen.plugins import Plugins, get_plugins
 from gen.progress import counting
-from gen.specs import DataSpec, apply_overrides, render_errors
+from gen.spec_json import apply_overrides
+from gen.specs import DataSpec, render_errors
 
 
 def make_reference_stats(data: str, out: str | Path, *, extractor: str = "lenet",

@@ -21,6 +21,7 @@ from gen.arguments import whole
 from gen.errors import UsageError
 from gen.paths import user_path
 from gen.plugins import get_plugins
+from gen.spec_json import apply_overrides, load_json
 from gen.sweep import space as spaces
 from gen.sweep import storage as stores
 from gen.sweep.context import Sweep
@@ -115,7 +116,7 @@ def _fixed(spec: SpecInput, overrides: Overrides, recorded: dict[str, Any] | Non
     elif isinstance(spec, specs.RunSpec):
         raw, source = spec.model_dump(mode="json"), None
     elif isinstance(spec, str | Path):
-        raw, source = specs.load_json(spec), str(spec)
+        raw, source = load_json(spec), str(spec)
     else:
         raw, source = dict(spec), None
     if isinstance(overrides, Mapping):
@@ -123,7 +124,7 @@ def _fixed(spec: SpecInput, overrides: Overrides, recorded: dict[str, Any] | Non
     else:
         pairs = [overrides] if isinstance(overrides, str) else list(overrides or ())
     try:
-        specs.apply_overrides(raw, pairs)
+        apply_overrides(raw, pairs)
     except specs.SpecError as exc:
         raise specs.SpecError(exc.problems, source) from None
     return raw

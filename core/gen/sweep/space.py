@@ -31,6 +31,7 @@ from gen import specs
 from gen.errors import GenError, SpecError
 from gen.paths import user_path
 from gen.spec_base import short
+from gen.spec_json import TOO_DEEP, unreadable
 
 KINDS = ("uniform", "log_uniform", "int", "choice")
 _KEY = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*")
@@ -96,9 +97,9 @@ def load_space(space: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], s
         raise SpaceError([("", f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                f"{exc.msg}")], source) from None
     except ValueError as exc:  # a number of more digits than Python reads
-        raise SpaceError([("", specs.unreadable(exc))], source) from None
+        raise SpaceError([("", unreadable(exc))], source) from None
     except RecursionError:
-        raise SpaceError([("", specs.TOO_DEEP)], source) from None
+        raise SpaceError([("", TOO_DEEP)], source) from None
     if not isinstance(raw, dict):
         raise SpaceError([("", f"expected a JSON object, got {type(raw).__name__}")], source)
     return raw, source

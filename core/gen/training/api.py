@@ -21,6 +21,7 @@ from gen.paths import user_path
 from gen.plugins import get_plugins
 from gen.registry import ModelInfo, split_name
 from gen.run.layout import RunDir, default_out
+from gen.spec_json import load_json, parse_override
 
 if TYPE_CHECKING:
     from gen.handle import Run
@@ -77,7 +78,7 @@ def _prepare_resume(name: str, spec: SpecInput, pairs: list[str],
                          "spec in its run directory")
     if out is None:
         raise UsageError("--resume needs --out RUN_DIR, the run to continue")
-    keys = [".".join(specs.parse_override(p)[0]) for p in pairs]
+    keys = [".".join(parse_override(p)[0]) for p in pairs]
     fixed = [k for k in keys if k not in specs.RESUMABLE_OVERRIDES]
     if fixed:
         allowed = ", ".join(specs.RESUMABLE_OVERRIDES)
@@ -115,7 +116,7 @@ def _raw_spec(spec: SpecInput) -> tuple[dict[str, Any], str | None]:
     if isinstance(spec, specs.RunSpec):
         return spec.model_dump(mode="json"), None
     if isinstance(spec, str | Path):
-        return specs.load_json(user_path(spec, "spec")), str(spec)
+        return load_json(user_path(spec, "spec")), str(spec)
     if not isinstance(spec, Mapping):
         raise UsageError(f"spec: expected a dict, a JSON file's path or a gen.RunSpec, got "
                          f"{type(spec).__name__}")
