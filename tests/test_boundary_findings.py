@@ -53,8 +53,18 @@ def test_a_device_that_is_no_device_is_exit_2_naming_it(runs, device):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="asks for a GPU this machine lacks")
-def test_a_cuda_device_beyond_those_present_is_named(runs):
+def test_a_cuda_device_on_a_machine_without_one_is_named(runs):
     one_error(run_cli("sample", runs["toy"], "-n", "2", "--device", "cuda:3"), 1, "cuda:3")
+
+
+def test_a_cuda_index_beyond_the_gpus_present_is_named(monkeypatch):
+    """cuda:3 on a machine of one GPU (simulated: CI has none) failed at the first tensor."""
+    from gen.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(gen.GenError, match=r"'cuda:3' but this machine has 1 CUDA device"):
+        resolve_device("cuda:3", what="--device")
 
 
 @pytest.mark.parametrize("command", [

@@ -16,8 +16,7 @@ def resolve_device(name: str, local_rank: int | None = None,
     In a multi-process run (``local_rank`` given) each process on a machine takes its own GPU,
     ``cuda:LOCAL_RANK``.
     """
-    if not isinstance(name, str) or not DEVICE.match(name):
-        raise UsageError(f"{what}: expected auto, cpu, mps, cuda or cuda:N, got {name!r:.60}")
+    check_device_name(name, what)
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
@@ -40,3 +39,10 @@ def resolve_device(name: str, local_rank: int | None = None,
     if local_rank is not None and name == "mps":
         raise GenError("multi-process runs need CUDA (nccl) or the CPU (gloo), not mps")
     return torch.device(name)
+
+
+def check_device_name(name: object, what: str = "device") -> str:
+    """``name`` if it names a device kind gen knows, else a `UsageError` naming ``what``."""
+    if not isinstance(name, str) or not DEVICE.match(name):
+        raise UsageError(f"{what}: expected auto, cpu, mps, cuda or cuda:N, got {name!r:.60}")
+    return name

@@ -19,7 +19,7 @@ import torch
 
 from gen import specs
 from gen.arguments import flag, optional_whole, whole
-from gen.device import resolve_device
+from gen.device import check_device_name, resolve_device
 from gen.errors import CheckpointError, UsageError
 from gen.handle_drawing import Drawing
 from gen.model import Model
@@ -33,7 +33,6 @@ from gen.run.layout import STEP_FILE, RunDir
 from gen.run.metrics_log import read_metrics
 from gen.run.resume import spec_differences
 from gen.sampling_options import SamplingOptions
-from gen.specs import DEVICE
 
 
 class Run(Drawing):
@@ -48,9 +47,7 @@ class Run(Drawing):
                  plugins: Plugins | None = None):
         if not isinstance(checkpoint, str):
             checkpoint = whole(checkpoint, "checkpoint ('latest', 'best' or a step number)", 0)
-        if not isinstance(device, str) or not DEVICE.match(device):
-            raise UsageError(f"device: expected auto, cpu, mps, cuda or cuda:N, got "
-                             f"{device!r:.60}")
+        check_device_name(device)
         self.dir = RunDir(user_path(path, "path"))
         raw = self.dir.read_spec()
         model = raw.get("model")

@@ -13,8 +13,6 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from gen.arguments import seed as check_seed
-from gen.arguments import whole
 from gen.capabilities import require
 from gen.errors import UsageError
 from gen.images import to_uint8
@@ -35,8 +33,8 @@ def generate_batches(model: Model, n: int, seed: int = 0, labels: torch.Tensor |
     `SamplingOptions.resolve` before the first image: a model is passed only those given, so a
     one-pass model's ``sample`` never sees them. A ``truncation`` among them draws each batch
     as ``generate(truncate(latent(count)))`` instead (`gen.latent_tools`): the same seed
-    gives the same images, and no element of a latent lies beyond the threshold."""
-    n, seed, batch_size = whole(n, "n"), check_seed(seed), whole(batch_size, "batch_size")
+    gives the same images, and no element of a latent lies beyond the threshold. Counts and
+    the seed are checked by the callers (`gen.Run`, `EvalOptions`)."""
     extra = {}
     truncation = None if sampling is None else sampling.truncation
     if truncation is not None and temperature is not None:
@@ -87,9 +85,6 @@ def interpolation_batches(model: Model, rows: int, seed: int = 0,
     ``truncation``), with one class per row for a conditional model (``labels`` repeated,
     else cycling). The ends of a row are ``generate`` of the drawn latents themselves."""
     require(model, "latent-interpolation", "interpolating between latents")
-    rows, seed = whole(rows, "rows"), check_seed(seed)
-    steps = whole(steps, "steps", 2, why=STRIP_ENDS)
-    batch_size = whole(batch_size, "batch_size")
     if truncation is not None:
         SamplingOptions(truncation=truncation).resolve(model)
     g = torch.Generator(device=model.device).manual_seed(seed)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gen.arguments import whole
 from gen.capabilities import SAMPLER_OPTIONS, capabilities, has_latent
 from gen.errors import UsageError
 
@@ -53,9 +54,8 @@ class SamplingOptions:
         if self.sampler is not None and (not isinstance(self.sampler, str) or not self.sampler):
             raise UsageError(f"{self.flag('sampler')}: expected a sampler's name, got "
                              f"{self.sampler!r}")
-        if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
-            raise UsageError(f"{self.flag('steps')}: expected a whole number of at least 1, "
-                             f"got {self.steps!r}")
+        if self.steps is not None:
+            whole(self.steps, self.flag("steps"))
         if self.eta is not None and not (_is_number(self.eta) and 0 <= self.eta <= 1):
             raise UsageError(f"{self.flag('eta')}: expected a number from 0 to 1 (0: "
                              f"deterministic DDIM, 1: as stochastic as DDPM), got {self.eta!r}")
@@ -221,10 +221,6 @@ def sampling_cost(model: Any, settings: Mapping[str, Any], n: int,
         return f"drawing {n} images with {describe(settings)}{hint}" if default_n else None
     return (f"drawing {n} images with {describe(settings)}: {int(calls) * n:,} network calls"
             f"{hint}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
